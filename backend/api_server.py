@@ -1,0 +1,27 @@
+"""Starts factmem with uvicorn, one worker: ``python backend/api_server.py``.
+
+One worker on purpose: the embedded Qdrant Edge shard belongs to one process, and a second worker would
+load a second copy of the model. Scale out with more instances sharing a Qdrant server (``QDRANT_URL``).
+"""
+
+from __future__ import annotations
+
+import uvicorn
+
+from factmem.api.app import create_app
+from factmem.settings import get_settings
+
+app = create_app()
+
+if __name__ == "__main__":
+    settings = get_settings()
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        workers=1,
+        log_level=settings.log_level,
+        limit_concurrency=settings.max_concurrent_requests * 8,
+        timeout_graceful_shutdown=10,
+        access_log=False,
+    )

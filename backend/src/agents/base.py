@@ -1,0 +1,133 @@
+"""Values passed between the agents of one verification, and the contracts of the pluggable agents.
+
+Each agent is one class with one entry method; they hand each other these frozen values so a request's
+state is explicit (and the embedding of the claim is computed once and carried along, never recomputed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import numpy as np
+
+Verdict = Literal["True", "False", "Uncertain"]
+VERDICTS: tuple[Verdict, ...] = ("True", "False", "Uncertain")
+
+
+def opposite_verdict(verdict: Verdict) -> Verdict:
+    """True <-> False; Uncertain has no opposite."""
+    return {"True": "False", "False": "True"}.get(verdict, "Uncertain")  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class NormalizedClaim:
+    """The claim as the user wrote it, and the cleaned forms the pipeline works on."""
+
+    original_text: str
+    #: Cleaned, readable text: what is embedded, stored and shown.
+    normalized_text: str
+    #: Lower-cased, punctuation-free form: identity of a claim (its point id derives from it).
+    comparison_key: str
+    entities: tuple[str, ...] = ()
+    temporal_markers: tuple[str, ...] = ()
+    source_type: str = "user_input"
+
+
+@dataclass(frozen=True)
+class MemoryMatch:
+    """A stored claim found by the retriever, scored against the incoming one."""
+
+    id: str
+    claim_text: str
+    verdict: Verdict
+    confidence: float
+    explanation: str
+    source: str
+    source_url: str | None
+    source_reliability: float
+    similarity: float
+    time_decayed_score: float
+    age_days: float
+    seen_count: int
+    timestamp: str
+    #: "same", "opposite" or "different" (see factmem.polarity).
+    relation: str
+    relation_reason: str
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """What the memory knows about a claim: ranked matches and, maybe, a cache hit."""
+
+    vector: np.ndarray
+    matches: tuple[MemoryMatch, ...]
+    cache_hit: MemoryMatch | None = None
+
+
+@dataclass(frozen=True)
+class EvidencePassage:
+    """A passage from an evidence source (the local collection now, web search providers later)."""
+
+    id: str
+    text: str
+    source: str
+    source_url: str | None
+    source_reliability: float
+    similarity: float
+    provider: str = "local"
+
+
+@dataclass(frozen=True)
+class VerificationResult:
+    verdict: Verdict
+    confidence: float
+    reasoning: str
+    explanation: str
+    evidence_ids: tuple[str, ...] = ()
+    evidence_summary: str = ""
+
+
+@dataclass(frozen=True)
+class MemoryWrite:
+    """What the memory-update agent did with the result."""
+
+    id: str
+    inserted: bool
+    seen_count: int
+    timestamp: str
+
+
+@dataclass
+class AgentTimings:
+    """Milliseconds spent in each agent of one request."""
+
+    values: dict[str, float] = field(default_factory=dict)
+
+    def record(self, agent: str, ms: float) -> None:
+        self.values[agent] = round(ms, 3)
+
+
+class EvidenceProvider(Protocol):
+    """A source of evidence passages. The local collection is one; web search providers plug in here."""
+
+    name: str
+
+    def search(self, claim: NormalizedClaim, vector: np.ndarray, limit: int) -> list[EvidencePassage]:
+        """Passages relevant to the claim, best first. Raise a FactmemError subclass on failure."""
+        ...
+
+
+class Reasoner(Protocol):
+    """Turns what memory and evidence say into a verdict. Local rules now; an LLM reasoner plugs in here."""
+
+    name: str
+
+    def reason(
+        self,
+        claim: NormalizedClaim,
+        retrieval: Retrieval,
+        evidence: list[EvidencePassage],
+    ) -> VerificationResult:
+        """A verdict with confidence in [0, 1], a short explanation and the ids it relied on."""
+        ...

@@ -1,0 +1,144 @@
+"""Memory update: records each verification, deduplicating so the memory counts how often a claim is seen.
+
+A near-identical, same-polarity claim (similarity ≥ the dedup threshold) updates that record: ``seen_count``
++1, ``last_seen`` now, and the more confident verdict kept. Anything else becomes a new point whose id
+derives from the claim's comparison key, so a retried request cannot create a duplicate.
+
+``seen_count + 1`` is a read-modify-write: two requests for one claim in this process would lose a count
+without a lock, so each point id maps to one of a fixed set of locks (bounded memory, no per-claim objects).
+Several instances sharing a Qdrant server can still race on one count; that is a documented limit.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from datetime import datetime
+from typing import Any
+
+from factmem.agents.base import MemoryMatch, MemoryWrite, NormalizedClaim, Retrieval, VerificationResult
+from factmem.store.base import ClaimStore, PointWrite
+from factmem.store.ids import claim_point_id
+from factmem.time_decay import to_iso, utc_now
+
+_LOCK_STRIPES = 64
+
+LOCAL_SOURCE = "factmem-local-reasoner"
+
+
+class StripedLocks:
+    """A fixed pool of locks addressed by key: per-key mutual exclusion in constant memory."""
+
+    def __init__(self, stripes: int = _LOCK_STRIPES) -> None:
+        self._locks = tuple(threading.Lock() for _ in range(stripes))
+
+    def for_key(self, key: str) -> threading.Lock:
+        return self._locks[zlib.crc32(key.encode()) % len(self._locks)]
+
+
+def new_claim_payload(
+    claim: NormalizedClaim,
+    result: VerificationResult,
+    *,
+    now: datetime,
+    source: str,
+    source_url: str | None = None,
+    source_reliability: float = 0.5,
+    source_date: str | None = None,
+    origin: str = "verified",
+    seen_count: int = 1,
+) -> dict[str, Any]:
+    """The payload of a new claim record; the single definition of the stored schema."""
+    stamp = to_iso(now)
+    return {
+        "claim_text": claim.normalized_text,
+        "comparison_key": claim.comparison_key,
+        "original_text": claim.original_text,
+        "verdict": result.verdict,
+        "confidence": result.confidence,
+        "explanation": result.explanation,
+        "reasoning": result.reasoning,
+        "evidence_ids": list(result.evidence_ids),
+        "source": source,
+        "source_url": source_url,
+        "source_reliability": source_reliability,
+        "source_date": source_date,
+        "entities": list(claim.entities),
+        "temporal_markers": list(claim.temporal_markers),
+        "origin": origin,
+        "seen_count": seen_count,
+        "first_seen": stamp,
+        "first_seen_ts": now.timestamp(),
+        "last_seen": stamp,
+        "timestamp": stamp,
+        "timestamp_ts": now.timestamp(),
+    }
+
+
+def _is_better(result: VerificationResult, stored: dict[str, Any]) -> bool:
+    """Keep the more confident verdict; a decided verdict always beats a stored Uncertain."""
+    if result.verdict == "Uncertain":
+        return False
+    if stored.get("verdict") == "Uncertain":
+        return True
+    return result.confidence > float(stored.get("confidence", 0.0))
+
+
+class MemoryUpdater:
+    name = "memory_update"
+
+    def __init__(self, store: ClaimStore, dedup_similarity: float = 0.90) -> None:
+        self._store = store
+        self._dedup_similarity = dedup_similarity
+        self._locks = StripedLocks()
+
+    def update(
+        self,
+        claim: NormalizedClaim,
+        retrieval: Retrieval,
+        result: VerificationResult,
+        *,
+        now: datetime | None = None,
+    ) -> MemoryWrite:
+        now = now or utc_now()
+        target = self._duplicate_of(retrieval)
+        point_id = target.id if target is not None else claim_point_id(claim.comparison_key)
+        with self._locks.for_key(point_id):
+            existing = self._store.retrieve([point_id])
+            if existing:
+                return self._increment(point_id, existing[0].payload, result, now)
+            payload = new_claim_payload(claim, result, now=now, source=LOCAL_SOURCE)
+            self._store.upsert([PointWrite(id=point_id, vector=retrieval.vector, payload=payload)])
+            return MemoryWrite(id=point_id, inserted=True, seen_count=1, timestamp=payload["timestamp"])
+
+    def _duplicate_of(self, retrieval: Retrieval) -> MemoryMatch | None:
+        if retrieval.cache_hit is not None:
+            return retrieval.cache_hit
+        candidates = [
+            m for m in retrieval.matches if m.relation == "same" and m.similarity >= self._dedup_similarity
+        ]
+        return max(candidates, key=lambda m: m.similarity, default=None)
+
+    def _increment(
+        self, point_id: str, stored: dict[str, Any], result: VerificationResult, now: datetime
+    ) -> MemoryWrite:
+        stamp = to_iso(now)
+        update: dict[str, Any] = {"seen_count": int(stored.get("seen_count", 1)) + 1, "last_seen": stamp}
+        if _is_better(result, stored):
+            update |= {
+                "verdict": result.verdict,
+                "confidence": result.confidence,
+                "explanation": result.explanation,
+                "reasoning": result.reasoning,
+                "evidence_ids": list(result.evidence_ids),
+                "source": LOCAL_SOURCE,
+                "timestamp": stamp,
+                "timestamp_ts": now.timestamp(),
+            }
+        self._store.set_payload(point_id, update)
+        return MemoryWrite(
+            id=point_id,
+            inserted=False,
+            seen_count=update["seen_count"],
+            timestamp=str(update.get("timestamp", stored.get("timestamp", stamp))),
+        )

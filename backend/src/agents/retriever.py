@@ -1,0 +1,86 @@
+"""Retriever: finds what the claim memory already knows about a claim, and decides a cache hit.
+
+A cache hit must be the *same* claim, not merely a similar sentence: embeddings put "Vaccines cause autism"
+and "Vaccines do not cause autism" close together, so similarity alone would serve the wrong verdict. A hit
+therefore needs high similarity, a recent verdict that is not Uncertain, and the same polarity
+(``factmem.polarity``: no negation flipped, no number or named entity changed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from factmem.agents.base import MemoryMatch, NormalizedClaim, Retrieval
+from factmem.embeddings import Embedder
+from factmem.polarity import ClaimRelation, ClaimSignature, claim_signature, compare_claims
+from factmem.store.base import ClaimStore, StoredPoint
+from factmem.time_decay import age_days, time_decayed_score, utc_now
+
+
+@dataclass(frozen=True)
+class RetrievalPolicy:
+    top_k: int = 10
+    cache_similarity: float = 0.85
+    cache_max_age_days: float = 30.0
+    decay_sigma_days: float = 90.0
+
+
+class Retriever:
+    name = "retriever"
+
+    def __init__(self, store: ClaimStore, embedder: Embedder, policy: RetrievalPolicy) -> None:
+        self._store = store
+        self._embedder = embedder
+        self.policy = policy
+
+    def retrieve(self, claim: NormalizedClaim, *, now: datetime | None = None) -> Retrieval:
+        """Embed the claim once, search the memory, score matches and pick a cache hit if there is one."""
+        now = now or utc_now()
+        vector = self._embedder.embed_one(claim.normalized_text)
+        points = self._store.search(vector, self.policy.top_k)
+        signature = claim_signature(claim.normalized_text)
+        matches = [self._to_match(point, claim, signature, now) for point in points]
+        matches.sort(key=lambda m: m.time_decayed_score, reverse=True)
+        return Retrieval(vector=vector, matches=tuple(matches), cache_hit=self._cache_hit(matches))
+
+    def _to_match(
+        self, point: StoredPoint, claim: NormalizedClaim, signature: ClaimSignature, now: datetime
+    ) -> MemoryMatch:
+        payload = point.payload
+        similarity = float(np.clip(point.score or 0.0, -1.0, 1.0))
+        age = age_days(float(payload.get("timestamp_ts", now.timestamp())), now)
+        if payload.get("comparison_key") == claim.comparison_key:
+            relation = ClaimRelation(kind="same", reason="identical after normalization")
+        else:
+            relation = compare_claims(signature, str(payload.get("claim_text", "")))
+        return MemoryMatch(
+            id=point.id,
+            claim_text=str(payload.get("claim_text", "")),
+            verdict=payload.get("verdict", "Uncertain"),
+            confidence=float(payload.get("confidence", 0.0)),
+            explanation=str(payload.get("explanation", "")),
+            source=str(payload.get("source", "")),
+            source_url=payload.get("source_url"),
+            source_reliability=float(payload.get("source_reliability", 0.5)),
+            similarity=similarity,
+            time_decayed_score=time_decayed_score(similarity, age, self.policy.decay_sigma_days),
+            age_days=age,
+            seen_count=int(payload.get("seen_count", 1)),
+            timestamp=str(payload.get("timestamp", "")),
+            relation=relation.kind,
+            relation_reason=relation.reason,
+        )
+
+    def _cache_hit(self, matches: list[MemoryMatch]) -> MemoryMatch | None:
+        eligible = [
+            m
+            for m in matches
+            if m.relation == "same"
+            and m.similarity >= self.policy.cache_similarity
+            and m.age_days <= self.policy.cache_max_age_days
+            and m.verdict != "Uncertain"
+        ]
+        return max(eligible, key=lambda m: m.similarity, default=None)

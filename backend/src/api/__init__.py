@@ -1,0 +1,1 @@
+"""The HTTP API: routes, middleware, and the service object the routes share."""

@@ -1,0 +1,51 @@
+"""The FastAPI application: routers, middleware, error handlers, and the service's lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from factmem import __version__
+from factmem.api import memory, operations, verify
+from factmem.api.errors import install_error_handlers
+from factmem.api.middleware import RequestContextMiddleware
+from factmem.api.service import Service
+from factmem.logging_setup import configure_logging
+from factmem.memory_monitor import log_memory_usage
+from factmem.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; heavy resources are created in the lifespan, once, not at import."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_memory_usage("startup", logger, limit_mb=settings.memory_limit_mb)
+        service = Service(settings)
+        app.state.service = service
+        service.open()
+        try:
+            yield
+        finally:
+            service.close()
+            log_memory_usage("shutdown", logger, limit_mb=settings.memory_limit_mb)
+
+    app = FastAPI(
+        title="factmem",
+        version=__version__,
+        description="Fact verification with a persistent memory of verified claims, sized for 512 MB.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    install_error_handlers(app)
+    app.include_router(operations.router)
+    app.include_router(verify.router)
+    app.include_router(memory.router)
+    return app

@@ -1,0 +1,54 @@
+"""Dependencies shared by the routes: the service object and admin authentication."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from factmem.api.service import Service
+from factmem.errors import OverloadedError
+from factmem.pipeline import VerificationPipeline
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service  # type: ignore[no-any-return]
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def get_ready_pipeline(service: ServiceDep) -> VerificationPipeline:
+    """The pipeline, once warm-up is done; before that a 503 the client can retry."""
+    if service.startup_error is not None:
+        raise OverloadedError("service failed to start; see the server log", service.settings.retry_after_s)
+    if not service.ready.is_set() or service.pipeline is None:
+        raise OverloadedError("service is warming up (loading the model)", service.settings.retry_after_s)
+    return service.pipeline
+
+
+PipelineDep = Annotated[VerificationPipeline, Depends(get_ready_pipeline)]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def require_admin(
+    service: ServiceDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> None:
+    """Admin writes need ``Authorization: Bearer <ADMIN_API_KEY>``; without a configured key they are off."""
+    configured = service.settings.admin_api_key
+    if configured is None:
+        raise HTTPException(
+            403,
+            "admin writes are disabled: set ADMIN_API_KEY on the server to enable them, "
+            "then send 'Authorization: Bearer <key>'",
+        )
+    supplied = credentials.credentials if credentials else ""
+    if not hmac.compare_digest(supplied.encode(), configured.get_secret_value().encode()):
+        raise HTTPException(401, "missing or wrong admin key", headers={"WWW-Authenticate": "Bearer"})
+
+
+AdminDep = Depends(require_admin)

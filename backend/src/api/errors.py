@@ -1,0 +1,71 @@
+"""Exception handlers: domain errors become clear 4xx/503 answers; anything else a generic 500.
+
+A 500 never shows a stack trace or an engine message: the client gets the request id, the log gets the
+details (under the same id), so an operator can find them without leaking internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from factmem.errors import InputError, NotFoundError, OverloadedError
+
+logger = logging.getLogger(__name__)
+
+
+def request_id_of(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "-"))
+
+
+def error_response(
+    request: Request, status: int, detail: Any, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"detail": detail, "request_id": request_id_of(request)}, status, headers=headers)
+
+
+def _describe_validation(errors: list[dict[str, Any]]) -> tuple[int, Any]:
+    """422 with field paths and messages, never echoing the (possibly huge) input back."""
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return 400, 'request body is not valid JSON; send {"raw_text": "<claim>"} as application/json'
+    described = []
+    for e in errors:
+        location = [str(part) for part in e.get("loc", ()) if part != "body"]
+        message = e.get("msg", "invalid value")
+        if e.get("type") == "missing":
+            message = "field required"
+        described.append({"field": ".".join(location) or "body", "message": message})
+    return 422, described
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, detail = _describe_validation(list(exc.errors()))
+        return error_response(request, status, detail)
+
+    @app.exception_handler(InputError)
+    async def _input(request: Request, exc: InputError) -> JSONResponse:
+        return error_response(request, 400, str(exc))
+
+    @app.exception_handler(NotFoundError)
+    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
+        return error_response(request, 404, str(exc))
+
+    @app.exception_handler(OverloadedError)
+    async def _overloaded(request: Request, exc: OverloadedError) -> JSONResponse:
+        return error_response(request, 503, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+        return error_response(request, exc.status_code, exc.detail, headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _internal(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        return error_response(request, 500, "internal error; quote the request_id when reporting it")

@@ -1,0 +1,86 @@
+"""The claim memory over HTTP: read a claim, statistics, and the admin writes (curated claims, evidence)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+
+from factmem.api.deps import AdminDep, PipelineDep, ServiceDep
+from factmem.api.schemas import ClaimOut, ClaimsIn, EvidenceIn, IngestOut, StatsOut, TopClaimOut
+from factmem.errors import InputError, NotFoundError
+from factmem.ingest import IngestReport, ingest_claims, ingest_evidence
+from factmem.store.ids import is_point_id
+
+router = APIRouter(tags=["memory"])
+
+
+def _claim_out(point_id: str, payload: dict) -> ClaimOut:
+    return ClaimOut(id=point_id, **{k: v for k, v in payload.items() if k in ClaimOut.model_fields})
+
+
+@router.get("/claims/{claim_id}", response_model=ClaimOut)
+def read_claim(claim_id: str, service: ServiceDep) -> ClaimOut:
+    """A stored claim by id."""
+    if not is_point_id(claim_id) or service.claim_store is None:
+        raise NotFoundError(f"no claim with id {claim_id!r}")
+    found = service.claim_store.retrieve([claim_id])
+    if not found:
+        raise NotFoundError(f"no claim with id {claim_id!r}")
+    return _claim_out(found[0].id, found[0].payload)
+
+
+@router.get("/stats", response_model=StatsOut)
+def stats(service: ServiceDep) -> StatsOut:
+    """Size of the memory, the most repeated claims, and claims first seen in the last 24 hours."""
+    claims, evidence = service.claim_store, service.evidence_store
+    if claims is None or evidence is None:
+        raise NotFoundError("stores are not open yet")
+    top = claims.top_by_seen_count(10)
+    return StatsOut(
+        claims_count=claims.count(),
+        claims_last_24h=claims.count(first_seen_since=time.time() - 86_400),
+        evidence_count=evidence.count(),
+        top_claims=[
+            TopClaimOut(
+                id=p.id,
+                claim_text=str(p.payload.get("claim_text", "")),
+                verdict=p.payload.get("verdict", "Uncertain"),
+                seen_count=int(p.payload.get("seen_count", 0)),
+            )
+            for p in top
+        ],
+        store_backend=claims.backend,
+        requests_admitted=service.guard.requests_admitted,
+        requests_shed=service.guard.requests_shed,
+    )
+
+
+@router.post("/claims", response_model=IngestOut, dependencies=[AdminDep])
+def add_claims(body: ClaimsIn, service: ServiceDep, pipeline: PipelineDep) -> IngestOut:
+    """Store curated fact-checks (admin). The whole batch is checked before anything is written."""
+    if len(body.claims) > service.settings.max_ingest_batch:
+        raise InputError(
+            f"at most {service.settings.max_ingest_batch} claims per request; got {len(body.claims)}"
+        )
+    problems = []
+    for index, item in enumerate(body.claims):
+        try:
+            pipeline.normalizer.normalize(item.claim)
+        except InputError as exc:
+            problems.append(f"claims[{index}]: {exc}")
+    if problems:
+        raise InputError("; ".join(problems))
+    report = ingest_claims(pipeline, body.claims, report=IngestReport())
+    return IngestOut(**report.as_dict())
+
+
+@router.post("/evidence", response_model=IngestOut, dependencies=[AdminDep])
+def add_evidence(body: EvidenceIn, service: ServiceDep, pipeline: PipelineDep) -> IngestOut:
+    """Store evidence passages (admin) for the evidence agent to search."""
+    if len(body.passages) > service.settings.max_ingest_batch:
+        raise InputError(
+            f"at most {service.settings.max_ingest_batch} passages per request; got {len(body.passages)}"
+        )
+    report = ingest_evidence(pipeline, body.passages)
+    return IngestOut(**report.as_dict())

@@ -1,0 +1,99 @@
+"""ASGI middleware: a request id on every request and response, and a hard cap on body size.
+
+Written as plain ASGI (not ``BaseHTTPMiddleware``) so it adds microseconds, streams bodies without buffering
+them, and can refuse an oversized body before the application reads it into memory.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from factmem.logging_setup import request_id_var
+
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _send_json(send: Send, status: int, body: dict[str, object], request_id: str) -> None:
+    payload = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(payload)).encode()),
+                (b"x-request-id", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
+
+
+class _BodyTooLarge(HTTPException):
+    """Raised while the app reads the body; an HTTPException so FastAPI's body parsing passes it through."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(status_code=413, detail=f"request body over {limit} bytes")
+
+
+class RequestContextMiddleware:
+    """Assigns the request id (a sane incoming ``X-Request-ID`` is kept) and enforces ``max_body_bytes``."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        token = request_id_var.set(request_id)
+        too_large = {"status": 413, "body": {"detail": f"request body over {self.max_body_bytes} bytes"}}
+        try:
+            declared = _header(scope, b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                await _send_json(send, 413, too_large["body"] | {"request_id": request_id}, request_id)
+                return
+
+            received = 0
+            response_started = False
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body_bytes:
+                        raise _BodyTooLarge(self.max_body_bytes)
+                return message
+
+            async def send_with_id(message: Message) -> None:
+                nonlocal response_started
+                if message["type"] == "http.response.start":
+                    response_started = True
+                    message.setdefault("headers", [])
+                    message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                await send(message)
+
+            try:
+                await self.app(scope, limited_receive, send_with_id)
+            except _BodyTooLarge:
+                if not response_started:
+                    await _send_json(send, 413, too_large["body"] | {"request_id": request_id}, request_id)
+        finally:
+            request_id_var.reset(token)

@@ -1,0 +1,107 @@
+"""The service object behind the routes: settings, stores, pipeline, readiness and the memory guard.
+
+Created once in the app's lifespan and kept on ``app.state``. The slow part of startup (loading the model,
+seeding an empty memory, building the vector index) runs in a background thread, so ``/health`` answers at
+once while ``/ready`` says 503 until it is done.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from factmem.embeddings import MINILM_INT8, get_shared_embedding_model, is_embedding_model_loaded
+from factmem.ingest import seed_if_empty
+from factmem.logging_setup import redact_url
+from factmem.memory_guard import GuardPolicy, MemoryGuard
+from factmem.pipeline import VerificationPipeline
+from factmem.settings import Settings
+from factmem.store import ClaimStore, open_store
+
+logger = logging.getLogger(__name__)
+
+#: Build the HNSW index at startup only when this many points are searched by brute force.
+INDEX_BUILD_MIN_UNINDEXED = 20_000
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.started_at = time.monotonic()
+        self.ready = threading.Event()
+        self.startup_error: str | None = None
+        self.model_load_seconds: float | None = None
+        self.claim_store: ClaimStore | None = None
+        self.evidence_store: ClaimStore | None = None
+        self.pipeline: VerificationPipeline | None = None
+        self.guard = MemoryGuard(
+            GuardPolicy(
+                limit_mb=settings.memory_limit_mb,
+                soft_fraction=settings.memory_soft_fraction,
+                hard_fraction=settings.memory_hard_fraction,
+                cleanup_every=settings.memory_cleanup_every,
+                retry_after_s=settings.retry_after_s,
+            )
+        )
+        self.verify_slots = threading.BoundedSemaphore(settings.max_concurrent_requests)
+        self._warmup: threading.Thread | None = None
+
+    def open(self) -> None:
+        """Open the stores (fast) and start the slow warm-up in the background."""
+        s = self.settings
+        logger.info(
+            "starting store=%s data_dir=%s qdrant_url=%s memory_limit_mb=%s",
+            "qdrant-server" if s.uses_remote_qdrant else "qdrant-edge",
+            s.data_dir,
+            redact_url(s.qdrant_url),
+            s.memory_limit_mb,
+        )
+        self.claim_store = open_store(s, s.claims_collection, MINILM_INT8.dim)
+        self.evidence_store = open_store(s, s.evidence_collection, MINILM_INT8.dim)
+        self.pipeline = VerificationPipeline(
+            s, self.claim_store, self.evidence_store, lambda: get_shared_embedding_model(s)
+        )
+        self._warmup = threading.Thread(target=self._warm_up, name="factmem-warmup", daemon=True)
+        self._warmup.start()
+
+    def _warm_up(self) -> None:
+        assert self.pipeline is not None and self.claim_store is not None
+        try:
+            started = time.perf_counter()
+            self.pipeline.warm_up()
+            self.model_load_seconds = time.perf_counter() - started
+            if self.settings.seed_on_empty:
+                seed_if_empty(self.pipeline, self.settings.seed_file)
+            unindexed = getattr(self.claim_store, "unindexed_points", lambda: 0)()
+            if unindexed >= INDEX_BUILD_MIN_UNINDEXED:
+                logger.info("building vector index unindexed_points=%d (before ready)", unindexed)
+                self.claim_store.build_index()
+            self.ready.set()
+            logger.info(
+                "ready model_load_s=%.2f claims=%d", self.model_load_seconds, self.claim_store.count()
+            )
+        except Exception as exc:  # keep serving /health, report the failure there and in /ready
+            self.startup_error = f"{type(exc).__name__}: {exc}"
+            logger.exception("warm-up failed")
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return self.ready.wait(timeout)
+
+    @property
+    def model_loaded(self) -> bool:
+        return is_embedding_model_loaded()
+
+    @property
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started_at
+
+    def close(self) -> None:
+        if self._warmup is not None:
+            self._warmup.join(timeout=120)
+        for store in (self.claim_store, self.evidence_store):
+            if store is not None:
+                try:
+                    store.close()
+                except Exception:
+                    logger.exception("closing store failed")

@@ -1,0 +1,128 @@
+"""``python -m factmem``: operator commands over the same stores and pipeline the API uses.
+
+    python -m factmem ingest FILE            curated claims (JSONL or CSV) into the claim memory
+    python -m factmem ingest-evidence FILE   evidence passages into the evidence collection
+    python -m factmem build-index            build the vector index now (the server must be stopped)
+    python -m factmem stats                  counts of the stores
+
+An embedded shard belongs to one process: stop the server before running these against the same
+``DATA_DIR`` (or point them at a Qdrant server with ``QDRANT_URL``, which many processes can share).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from tqdm import tqdm
+
+from factmem.embeddings import MINILM_INT8
+from factmem.errors import FactmemError
+from factmem.ingest import (
+    CuratedClaim,
+    EvidencePassageIn,
+    IngestReport,
+    ingest_claims,
+    ingest_evidence,
+    parse_records,
+    read_records,
+)
+from factmem.logging_setup import configure_logging
+from factmem.pipeline import VerificationPipeline
+from factmem.settings import Settings, get_settings
+from factmem.store import open_store
+
+
+def _count_rows(path: Path) -> int | None:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            rows = sum(1 for line in handle if line.strip())
+    except OSError:
+        return None
+    return rows - 1 if path.suffix.lower() == ".csv" else rows
+
+
+def _open_pipeline(settings: Settings) -> VerificationPipeline:
+    claims = open_store(settings, settings.claims_collection, MINILM_INT8.dim)
+    evidence = open_store(settings, settings.evidence_collection, MINILM_INT8.dim)
+    return VerificationPipeline(settings, claims, evidence)
+
+
+def _close(pipeline: VerificationPipeline) -> None:
+    pipeline.claim_store.close()
+    pipeline.evidence_store.close()
+
+
+def _ingest(args: argparse.Namespace, settings: Settings, evidence: bool) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    pipeline = _open_pipeline(settings)
+    report = IngestReport()
+    try:
+        model = EvidencePassageIn if evidence else CuratedClaim
+        rows = parse_records(read_records(path), model, report)
+        with tqdm(total=_count_rows(path), unit="row", desc=f"ingest {path.name}", file=sys.stderr) as bar:
+            if evidence:
+                ingest_evidence(pipeline, rows, report=report, on_batch=bar.update)
+            else:
+                ingest_claims(pipeline, rows, report=report, on_batch=bar.update)
+        if not args.no_index:
+            pipeline.claim_store.build_index()
+            pipeline.evidence_store.build_index()
+    finally:
+        _close(pipeline)
+    print(json.dumps({"file": str(path), **report.as_dict()} | {"rejected": report.rejected[:20]}, indent=2))
+    return 1 if report.rejected and not (report.inserted or report.updated) else 0
+
+
+def _build_index(settings: Settings) -> int:
+    pipeline = _open_pipeline(settings)
+    try:
+        changed = pipeline.claim_store.build_index() | pipeline.evidence_store.build_index()
+    finally:
+        _close(pipeline)
+    print(json.dumps({"index_rebuilt": changed}))
+    return 0
+
+
+def _stats(settings: Settings) -> int:
+    claims = open_store(settings, settings.claims_collection, MINILM_INT8.dim)
+    evidence = open_store(settings, settings.evidence_collection, MINILM_INT8.dim)
+    try:
+        print(json.dumps({"backend": claims.backend, "claims": claims.count(), "evidence": evidence.count()}))
+    finally:
+        claims.close()
+        evidence.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m factmem", description=__doc__.split("\n\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, what in (("ingest", "curated claims"), ("ingest-evidence", "evidence passages")):
+        sub = commands.add_parser(name, help=f"load {what} from a JSONL or CSV file")
+        sub.add_argument("file", help="path to a .jsonl or .csv file")
+        sub.add_argument("--no-index", action="store_true", help="skip building the vector index afterwards")
+    commands.add_parser("build-index", help="build the vector index (stop the server first)")
+    commands.add_parser("stats", help="print store counts")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging("warning" if args.command != "build-index" else "info")
+    try:
+        if args.command in {"ingest", "ingest-evidence"}:
+            return _ingest(args, settings, evidence=args.command == "ingest-evidence")
+        if args.command == "build-index":
+            return _build_index(settings)
+        return _stats(settings)
+    except FactmemError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

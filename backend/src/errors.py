@@ -1,0 +1,47 @@
+"""The project's own exceptions, so callers never depend on a third-party error type.
+
+    FactmemError
+    ├── InputError          the caller sent something unusable (maps to 4xx)
+    ├── NotFoundError       an id that is not in the memory (404)
+    ├── StoreError          the vector store failed (Qdrant Edge or qdrant-client)
+    ├── EmbeddingError      the embedding model failed to load or run
+    ├── ReasonerError       a reasoner failed to produce a verdict
+    └── OverloadedError     the server sheds this request (503 + Retry-After)
+
+Engine and model errors are converted at one boundary each (the store backends and the embedder), raised
+``from`` the original so the log keeps the cause while the API never shows it.
+"""
+
+from __future__ import annotations
+
+
+class FactmemError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class InputError(FactmemError):
+    """The request cannot be processed as sent; the message says what to fix."""
+
+
+class NotFoundError(FactmemError):
+    """The requested record does not exist."""
+
+
+class StoreError(FactmemError):
+    """The claim or evidence store failed."""
+
+
+class EmbeddingError(FactmemError):
+    """The embedding model could not be loaded or run."""
+
+
+class ReasonerError(FactmemError):
+    """A reasoner could not produce a verdict."""
+
+
+class OverloadedError(FactmemError):
+    """The server refuses work to protect itself; the client should retry later."""
+
+    def __init__(self, message: str, retry_after_s: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s

@@ -1,0 +1,235 @@
+"""Loading curated fact-checks and evidence passages into memory (the API's admin writes and the CLI).
+
+Records are validated with the same models the API uses, embedded in bounded batches and written with ids
+derived from their text, so re-ingesting a file updates records instead of duplicating them. Files are
+streamed: memory stays bounded by the batch size, not the file size.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+import datetime as dt
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from factmem.agents.base import VerificationResult
+from factmem.agents.memory_update import new_claim_payload
+from factmem.errors import InputError
+from factmem.pipeline import VerificationPipeline
+from factmem.store.base import PointWrite
+from factmem.store.ids import claim_point_id, evidence_point_id
+from factmem.time_decay import utc_now
+
+logger = logging.getLogger(__name__)
+
+SEED_FILE = Path(__file__).parent / "data" / "seed_claims.jsonl"
+
+
+class CuratedClaim(BaseModel):
+    """A fact-check written by a person: the claim, its verdict, and where that verdict comes from."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    claim: str = Field(min_length=3, max_length=2_000)
+    verdict: Literal["True", "False", "Uncertain"]
+    explanation: str = Field("", max_length=2_000)
+    source_url: str | None = Field(None, max_length=2_000)
+    source_reliability: float = Field(0.8, ge=0.0, le=1.0)
+    date: dt.date | None = None
+    source: str | None = Field(None, max_length=200)
+    confidence: float | None = Field(None, ge=0.0, le=1.0)
+
+    @field_validator("verdict", mode="before")
+    @classmethod
+    def _canonical_verdict(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return {"true": "True", "false": "False", "uncertain": "Uncertain"}.get(
+                value.strip().lower(), value
+            )
+        return value
+
+    @field_validator("source_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value and urlparse(value).scheme not in {"http", "https"}:
+            raise ValueError("must be an http(s) URL")
+        return value or None
+
+    def source_name(self) -> str:
+        return self.source or (urlparse(self.source_url).hostname if self.source_url else None) or "curated"
+
+
+class EvidencePassageIn(BaseModel):
+    """A passage of text an operator trusts as evidence (no verdict of its own)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    text: str = Field(min_length=10, max_length=5_000)
+    source: str | None = Field(None, max_length=200)
+    source_url: str | None = Field(None, max_length=2_000)
+    source_reliability: float = Field(0.7, ge=0.0, le=1.0)
+
+
+@dataclass
+class IngestReport:
+    inserted: int = 0
+    updated: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"inserted": self.inserted, "updated": self.updated, "rejected": self.rejected}
+
+
+def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Rows of a JSONL or CSV file with their line numbers; the format follows the file's extension."""
+    suffix = path.suffix.lower()
+    with path.open(encoding="utf-8", newline="") as handle:
+        if suffix == ".csv":
+            for number, row in enumerate(csv.DictReader(handle), start=2):
+                yield number, {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
+        elif suffix in {".jsonl", ".ndjson", ".json"}:
+            for number, line in enumerate(handle, start=1):
+                if line.strip():
+                    try:
+                        yield number, json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise InputError(f"{path.name}:{number}: not valid JSON ({exc.msg})") from exc
+        else:
+            raise InputError(f"{path.name}: unsupported format; use .jsonl or .csv")
+
+
+def parse_records(
+    rows: Iterable[tuple[int, dict[str, Any]]], model: type[BaseModel], report: IngestReport
+) -> Iterator[Any]:
+    """Validate rows, reporting (not raising on) the bad ones so one typo does not abort a large file."""
+    for number, row in rows:
+        try:
+            yield model.model_validate(row)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            report.rejected.append(f"line {number}: {problems}")
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def ingest_claims(
+    pipeline: VerificationPipeline,
+    claims: Iterable[CuratedClaim],
+    *,
+    origin: str = "curated",
+    report: IngestReport | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Store curated claims; a record of the same claim keeps its counts and takes the new verdict."""
+    report = report or IngestReport()
+    for batch in _batches(claims, pipeline.settings.embedding_batch_size * 4):
+        _ingest_claim_batch(pipeline, batch, origin, report)
+        if on_batch:
+            on_batch(len(batch))
+    return report
+
+
+def _ingest_claim_batch(
+    pipeline: VerificationPipeline, batch: Sequence[CuratedClaim], origin: str, report: IngestReport
+) -> None:
+    normalized = []
+    for item in batch:
+        try:
+            normalized.append((item, pipeline.normalizer.normalize(item.claim)))
+        except InputError as exc:
+            report.rejected.append(f"{item.claim[:60]!r}: {exc}")
+    if not normalized:
+        return
+    vectors = pipeline.embedder.embed([claim.normalized_text for _, claim in normalized])
+    ids = [claim_point_id(claim.comparison_key) for _, claim in normalized]
+    existing = {p.id: p.payload for p in pipeline.claim_store.retrieve(ids)}
+    now = utc_now()
+    writes: dict[str, PointWrite] = {}
+    for (item, claim), point_id, vector in zip(normalized, ids, vectors, strict=True):
+        result = VerificationResult(
+            verdict=item.verdict,
+            confidence=item.confidence if item.confidence is not None else item.source_reliability,
+            reasoning=f"curated fact-check from {item.source_name()}",
+            explanation=item.explanation,
+        )
+        payload = new_claim_payload(
+            claim,
+            result,
+            now=now,
+            source=item.source_name(),
+            source_url=item.source_url,
+            source_reliability=item.source_reliability,
+            source_date=item.date.isoformat() if item.date else None,
+            origin=origin,
+        )
+        previous = existing.get(point_id)
+        if previous is not None:
+            for kept in ("seen_count", "first_seen", "first_seen_ts"):
+                payload[kept] = previous.get(kept, payload[kept])
+        if previous is not None or point_id in writes:
+            report.updated += 1
+        else:
+            report.inserted += 1
+        writes[point_id] = PointWrite(id=point_id, vector=vector, payload=payload)
+    pipeline.claim_store.upsert(list(writes.values()))
+
+
+def ingest_evidence(
+    pipeline: VerificationPipeline,
+    passages: Iterable[EvidencePassageIn],
+    *,
+    report: IngestReport | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Store evidence passages (re-ingesting the same passage from the same source replaces it)."""
+    report = report or IngestReport()
+    for batch in _batches(passages, pipeline.settings.embedding_batch_size * 4):
+        vectors = pipeline.embedder.embed([p.text for p in batch])
+        ids = [evidence_point_id(p.text, p.source_url) for p in batch]
+        known = {p.id for p in pipeline.evidence_store.retrieve(ids)}
+        writes = {}
+        for passage, point_id, vector in zip(batch, ids, vectors, strict=True):
+            payload = passage.model_dump()
+            payload["source"] = passage.source or (
+                urlparse(passage.source_url).hostname if passage.source_url else "operator"
+            )
+            writes[point_id] = PointWrite(id=point_id, vector=vector, payload=payload)
+            if point_id in known:
+                report.updated += 1
+            else:
+                report.inserted += 1
+        pipeline.evidence_store.upsert(list(writes.values()))
+        if on_batch:
+            on_batch(len(batch))
+    return report
+
+
+def seed_if_empty(pipeline: VerificationPipeline, seed_file: Path | None = None) -> int:
+    """Load the packaged seed claims into an empty claim memory; returns how many were stored."""
+    if pipeline.claim_store.count() > 0:
+        return 0
+    path = seed_file or SEED_FILE
+    report = IngestReport()
+    ingest_claims(
+        pipeline, parse_records(read_records(path), CuratedClaim, report), origin="seed", report=report
+    )
+    if report.rejected:
+        logger.warning("seed file %s: %d rows rejected: %s", path, len(report.rejected), report.rejected[:3])
+    logger.info("seeded claim memory from %s: %d claims", path.name, report.inserted)
+    return report.inserted

@@ -1,0 +1,90 @@
+"""Admission control by memory: clean up early, shed load before the platform kills the process.
+
+Before each ``/verify`` the guard reads the process's memory (a cheap ``/proc`` read). Above the soft
+threshold it runs a cleanup (``gc.collect`` + ``malloc_trim``); if anonymous memory is still above the hard
+threshold the request is refused with 503 + Retry-After and changes nothing. Every N requests it cleans up
+anyway, so fragmentation never accumulates. Anonymous RSS is what it compares: file-backed pages of the
+vector store's mmap can be dropped by the kernel and do not get a container killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from factmem.errors import OverloadedError
+from factmem.memory_monitor import CleanupResult, MemoryCheck, check_memory_limit, cleanup_memory
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    limit_mb: float | None = 512.0
+    soft_fraction: float = 0.80
+    hard_fraction: float = 0.95
+    cleanup_every: int = 10
+    retry_after_s: int = 5
+
+
+class MemoryGuard:
+    """Shared by all requests of the process; thread-safe."""
+
+    def __init__(self, policy: GuardPolicy) -> None:
+        self.policy = policy
+        self._lock = threading.Lock()
+        self.requests_admitted = 0
+        self.requests_shed = 0
+        self.cleanups = 0
+        self.released_mb_total = 0.0
+        self.last_check: MemoryCheck | None = None
+
+    def _check(self) -> MemoryCheck:
+        check = check_memory_limit(
+            self.policy.limit_mb,
+            soft_fraction=self.policy.soft_fraction,
+            hard_fraction=self.policy.hard_fraction,
+        )
+        self.last_check = check
+        return check
+
+    def admit(self) -> None:
+        """Raise ``OverloadedError`` when memory is too high to serve one more request."""
+        check = self._check()
+        if check.over_soft:
+            self.cleanup("soft-threshold")
+            check = self._check()
+        if check.over_hard:
+            with self._lock:
+                self.requests_shed += 1
+            logger.warning(
+                "memory shed rss_mb=%.1f rss_anon_mb=%s limit_mb=%s hard_fraction=%.2f",
+                check.usage.rss_mb,
+                check.usage.rss_anon_mb,
+                check.limit_mb,
+                self.policy.hard_fraction,
+            )
+            raise OverloadedError("server is low on memory; retry shortly", self.policy.retry_after_s)
+        with self._lock:
+            self.requests_admitted += 1
+
+    def after_request(self) -> bool:
+        """Whether this request is the N-th since the last periodic cleanup (the caller schedules it)."""
+        with self._lock:
+            return self.requests_admitted % self.policy.cleanup_every == 0
+
+    def cleanup(self, reason: str) -> CleanupResult:
+        result = cleanup_memory()
+        with self._lock:
+            self.cleanups += 1
+            self.released_mb_total += max(0.0, result.released_mb)
+        logger.info(
+            "memory cleanup reason=%s rss_before_mb=%.1f rss_after_mb=%.1f released_mb=%.1f duration_ms=%.1f",
+            reason,
+            result.rss_before_mb,
+            result.rss_after_mb,
+            result.released_mb,
+            result.duration_ms,
+        )
+        return result

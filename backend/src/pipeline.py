@@ -1,0 +1,195 @@
+"""The verification pipeline: builds each agent once and runs them in order for every claim.
+
+Agents are created on first use and kept in ``_agent_cache`` for the life of the process; they all share
+the one embedding model (``get_shared_embedding_model()``) and the stores opened at startup. Nothing —
+agent, model or client — is created per request: that is what keeps RSS flat under load.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from factmem.agents.base import (
+    AgentTimings,
+    EvidencePassage,
+    MemoryWrite,
+    NormalizedClaim,
+    Retrieval,
+    VerificationResult,
+)
+from factmem.agents.evidence import EvidenceCollector, LocalEvidenceProvider
+from factmem.agents.memory_update import MemoryUpdater
+from factmem.agents.normalizer import Normalizer
+from factmem.agents.reasoner import LocalReasoner, ReasoningPolicy
+from factmem.agents.retriever import RetrievalPolicy, Retriever
+from factmem.embeddings import Embedder, get_shared_embedding_model
+from factmem.settings import Settings
+from factmem.store.base import ClaimStore
+from factmem.time_decay import utc_now
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Verification:
+    """Everything one run of the pipeline produced."""
+
+    claim: NormalizedClaim
+    retrieval: Retrieval
+    evidence: tuple[EvidencePassage, ...]
+    result: VerificationResult
+    write: MemoryWrite
+    timings_ms: dict[str, float]
+
+    @property
+    def cache_hit(self) -> bool:
+        return self.retrieval.cache_hit is not None
+
+
+@contextmanager
+def _timed(timings: AgentTimings, agent: str) -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings.record(agent, (time.perf_counter() - started) * 1000.0)
+
+
+class VerificationPipeline:
+    """normalizer → retriever → evidence → reasoner → memory update, over shared resources."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        claim_store: ClaimStore,
+        evidence_store: ClaimStore,
+        embedder_factory: Callable[[], Embedder] = get_shared_embedding_model,
+    ) -> None:
+        self.settings = settings
+        self.claim_store = claim_store
+        self.evidence_store = evidence_store
+        self._embedder_factory = embedder_factory
+        self._agent_cache: dict[str, Any] = {}
+        self._agent_builds: dict[str, int] = {}
+        # Re-entrant: building one agent may build the ones it depends on (the retriever needs the embedder).
+        self._cache_lock = threading.RLock()
+
+    # --- agents, built once ---
+
+    def _agent(self, name: str, build: Callable[[], T]) -> T:
+        agent = self._agent_cache.get(name)
+        if agent is None:
+            with self._cache_lock:
+                agent = self._agent_cache.get(name)
+                if agent is None:
+                    agent = build()
+                    self._agent_cache[name] = agent
+                    self._agent_builds[name] = self._agent_builds.get(name, 0) + 1
+        return agent  # type: ignore[return-value]
+
+    @property
+    def agent_builds(self) -> dict[str, int]:
+        """How many times each agent was constructed (1 each in a healthy process)."""
+        return dict(self._agent_builds)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._agent("embedder", self._embedder_factory)
+
+    @property
+    def normalizer(self) -> Normalizer:
+        return self._agent("normalizer", lambda: Normalizer(max_chars=self.settings.max_claim_chars))
+
+    @property
+    def retriever(self) -> Retriever:
+        s = self.settings
+        policy = RetrievalPolicy(
+            top_k=s.top_k,
+            cache_similarity=s.cache_similarity_threshold,
+            cache_max_age_days=s.cache_max_age_days,
+            decay_sigma_days=s.decay_sigma_days,
+        )
+        return self._agent("retriever", lambda: Retriever(self.claim_store, self.embedder, policy))
+
+    @property
+    def evidence(self) -> EvidenceCollector:
+        def build() -> EvidenceCollector:
+            local = LocalEvidenceProvider(self.evidence_store, self.settings.min_evidence_similarity)
+            return EvidenceCollector([local], limit=5)
+
+        return self._agent("evidence", build)
+
+    @property
+    def reasoner(self) -> LocalReasoner:
+        s = self.settings
+        policy = ReasoningPolicy(
+            strong_match_similarity=s.strong_match_similarity,
+            min_evidence_similarity=s.min_evidence_similarity,
+            uncertain_below_confidence=s.uncertain_below_confidence,
+            opposite_polarity_factor=s.opposite_polarity_confidence_factor,
+        )
+        return self._agent("reasoner", lambda: LocalReasoner(policy))
+
+    @property
+    def memory_updater(self) -> MemoryUpdater:
+        return self._agent(
+            "memory_update",
+            lambda: MemoryUpdater(
+                self.claim_store, dedup_similarity=self.settings.dedup_similarity_threshold
+            ),
+        )
+
+    def warm_up(self) -> None:
+        """Build every agent (and load the model) before the first request needs them."""
+        built = (self.normalizer, self.retriever, self.evidence, self.reasoner, self.memory_updater)
+        assert all(agent is not None for agent in built)
+
+    # --- one verification ---
+
+    def verify(self, raw_text: str) -> Verification:
+        """Run the whole pipeline on one claim. Raises ``InputError`` for unusable text, before any write."""
+        timings = AgentTimings()
+        now = utc_now()
+        with _timed(timings, "normalizer"):
+            claim = self.normalizer.normalize(raw_text)
+        with _timed(timings, "retriever"):
+            retrieval = self.retriever.retrieve(claim, now=now)
+        evidence: list[EvidencePassage] = []
+        if retrieval.cache_hit is not None:
+            result = _result_from_cache(retrieval)
+        else:
+            with _timed(timings, "evidence"):
+                evidence = self.evidence.collect(claim, retrieval.vector)
+            with _timed(timings, "reasoner"):
+                result = self.reasoner.reason(claim, retrieval, evidence)
+        with _timed(timings, "memory_update"):
+            write = self.memory_updater.update(claim, retrieval, result, now=now)
+        timings.record("total", sum(timings.values.values()))
+        return Verification(
+            claim=claim,
+            retrieval=retrieval,
+            evidence=tuple(evidence),
+            result=result,
+            write=write,
+            timings_ms=dict(timings.values),
+        )
+
+
+def _result_from_cache(retrieval: Retrieval) -> VerificationResult:
+    hit = retrieval.cache_hit
+    assert hit is not None
+    return VerificationResult(
+        verdict=hit.verdict,
+        confidence=hit.confidence,
+        reasoning=(
+            f"cache hit: same claim verified {hit.age_days:.1f} days ago (similarity {hit.similarity:.2f})"
+        ),
+        explanation=hit.explanation,
+        evidence_ids=(hit.id,),
+        evidence_summary=f"memory: “{hit.claim_text}” ({hit.verdict}, seen {hit.seen_count}×)",
+    )

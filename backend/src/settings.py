@@ -1,0 +1,90 @@
+"""Every setting of the service, read once from the environment (and an optional ``.env`` file).
+
+One object so an operator finds every knob in one place (the README's table is generated from the same
+names), and so tests can build a ``Settings(...)`` with overrides instead of patching globals.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "password", "admin", "xxx", "todo"}
+
+
+class Settings(BaseSettings):
+    """Service configuration; each field is an environment variable of the same name in upper case."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+
+    # --- server ---
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    max_concurrent_requests: int = Field(8, ge=1, le=256)
+    max_body_bytes: int = Field(16_384, ge=1_024)
+
+    # --- storage ---
+    data_dir: Path = Path("data")
+    qdrant_url: str | None = None
+    qdrant_api_key: SecretStr | None = None
+    qdrant_timeout_s: float = Field(10.0, gt=0)
+    claims_collection: str = "factmem_claims"
+    evidence_collection: str = "factmem_evidence"
+    seed_on_empty: bool = True
+    seed_file: Path | None = None
+
+    # --- embedding model ---
+    embedding_threads: int = Field(1, ge=1, le=16)
+    embedding_cpu_arena: bool = False
+    embedding_batch_size: int = Field(16, ge=1, le=256)
+    preload_model: bool = True
+
+    # --- retrieval, cache and memory update ---
+    top_k: int = Field(10, ge=1, le=50)
+    cache_similarity_threshold: float = Field(0.85, ge=0.0, le=1.0)
+    cache_max_age_days: float = Field(30.0, ge=0.0)
+    decay_sigma_days: float = Field(90.0, gt=0.0)
+    dedup_similarity_threshold: float = Field(0.90, ge=0.0, le=1.0)
+
+    # --- reasoning ---
+    strong_match_similarity: float = Field(0.85, ge=0.0, le=1.0)
+    min_evidence_similarity: float = Field(0.55, ge=0.0, le=1.0)
+    uncertain_below_confidence: float = Field(0.5, ge=0.0, le=1.0)
+    opposite_polarity_confidence_factor: float = Field(0.8, ge=0.0, le=1.0)
+
+    # --- input limits ---
+    max_claim_chars: int = Field(2_000, ge=10, le=10_000)
+    max_ingest_batch: int = Field(500, ge=1, le=5_000)
+
+    # --- memory protection ---
+    memory_limit_mb: float | None = Field(512.0, gt=0)
+    memory_cleanup_every: int = Field(10, ge=1)
+    memory_soft_fraction: float = Field(0.80, gt=0.0, le=1.0)
+    memory_hard_fraction: float = Field(0.95, gt=0.0, le=1.5)
+    retry_after_s: int = Field(5, ge=1, le=600)
+
+    # --- admin ---
+    admin_api_key: SecretStr | None = None
+
+    @field_validator("admin_api_key", "qdrant_api_key")
+    @classmethod
+    def _reject_placeholder_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("is a placeholder; set a real random secret (e.g. `openssl rand -hex 32`)")
+        return value
+
+    @property
+    def uses_remote_qdrant(self) -> bool:
+        """True when claims live in a Qdrant server shared by several instances."""
+        return bool(self.qdrant_url)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()

@@ -1,0 +1,83 @@
+"""The storage contract: one ``ClaimStore`` interface, two real backends (Qdrant Edge, qdrant-client).
+
+The same interface serves the claim memory and the evidence collection (different payloads, same
+operations). Implementations translate their engine's exceptions into ``StoreError`` at this boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+#: Payload fields with an index: keyword filters and ordering/range queries stay cheap at 100k points.
+KEYWORD_INDEXES: tuple[str, ...] = ("verdict", "source")
+INTEGER_INDEXES: tuple[str, ...] = ("seen_count",)
+FLOAT_INDEXES: tuple[str, ...] = ("first_seen_ts",)
+
+
+@dataclass(frozen=True)
+class PointWrite:
+    """A point to insert or replace."""
+
+    id: str
+    vector: np.ndarray
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredPoint:
+    """A point read back from a store (``score`` only for searches)."""
+
+    id: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    score: float | None = None
+
+
+class ClaimStore(Protocol):
+    """A named vector collection with payloads."""
+
+    backend: str
+    name: str
+    dim: int
+
+    def upsert(self, points: Sequence[PointWrite]) -> None:
+        """Insert or replace points (same id: replaced, so a retried write cannot duplicate)."""
+        ...
+
+    def search(
+        self,
+        vector: np.ndarray,
+        limit: int,
+        *,
+        verdict: str | None = None,
+        score_threshold: float | None = None,
+    ) -> list[StoredPoint]:
+        """Nearest points by cosine similarity, best first, optionally filtered by verdict."""
+        ...
+
+    def retrieve(self, ids: Sequence[str]) -> list[StoredPoint]:
+        """Points by id; missing ids are simply absent from the result."""
+        ...
+
+    def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
+        """Merge fields into a point's payload."""
+        ...
+
+    def count(self, *, first_seen_since: float | None = None) -> int:
+        """Number of points, optionally only those first seen at or after a Unix time."""
+        ...
+
+    def top_by_seen_count(self, limit: int) -> list[StoredPoint]:
+        """Points with the highest ``seen_count``."""
+        ...
+
+    def build_index(self) -> bool:
+        """Build pending vector indexes; blocking and costly, so never called from a request."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release the store."""
+        ...

@@ -1,0 +1,26 @@
+"""Builds the claim and evidence stores the settings ask for."""
+
+from __future__ import annotations
+
+from factmem.settings import Settings
+from factmem.store.base import ClaimStore
+
+
+def open_store(settings: Settings, collection: str, dim: int) -> ClaimStore:
+    """Qdrant server when ``QDRANT_URL`` is set, else a Qdrant Edge shard under ``DATA_DIR``."""
+    if settings.qdrant_url:
+        from factmem.store.remote import QdrantServerClaimStore
+
+        api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        if settings.qdrant_url == ":memory:":
+            return QdrantServerClaimStore(name=collection, dim=dim, location=":memory:")
+        return QdrantServerClaimStore(
+            name=collection,
+            dim=dim,
+            url=settings.qdrant_url,
+            api_key=api_key,
+            timeout_s=settings.qdrant_timeout_s,
+        )
+    from factmem.store.edge import EdgeClaimStore
+
+    return EdgeClaimStore(settings.data_dir / "qdrant-edge" / collection, name=collection, dim=dim)

@@ -1,0 +1,170 @@
+"""The server backend: a Qdrant server, cluster or Qdrant Cloud through ``qdrant-client``.
+
+This is how factmem scales past one machine: several API instances share one collection. The module imports
+``qdrant_client`` only when it is constructed, because the import alone costs ~94 MB of RSS — an embedded
+deployment must never pay it. ``location=":memory:"`` runs qdrant-client's in-process mode, which speaks the
+same client API (used by the tests); that mode is not thread-safe, so calls are serialised there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from factmem.errors import StoreError
+from factmem.store.base import FLOAT_INDEXES, INTEGER_INDEXES, KEYWORD_INDEXES, PointWrite, StoredPoint
+
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient
+
+logger = logging.getLogger(__name__)
+
+
+class QdrantServerClaimStore:
+    """A ``ClaimStore`` on a collection of a Qdrant server (or qdrant-client's local mode)."""
+
+    backend = "qdrant-server"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        dim: int,
+        url: str | None = None,
+        api_key: str | None = None,
+        location: str | None = None,
+        timeout_s: float = 10.0,
+        client: QdrantClient | None = None,
+    ) -> None:
+        from qdrant_client import QdrantClient, models
+
+        self._models = models
+        self.name = name
+        self.dim = dim
+        local = location is not None and client is None
+        # The local mode mutates numpy arrays without locking; a real server needs no lock.
+        self._lock: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if local else contextlib.nullcontext()
+        )
+        with self._errors("connect"):
+            if client is not None:
+                self._client = client
+            elif local:
+                self._client = QdrantClient(location=location)
+            else:
+                self._client = QdrantClient(url=url, api_key=api_key, timeout=int(timeout_s))
+            self._ensure_collection()
+
+    @contextlib.contextmanager
+    def _errors(self, operation: str) -> Iterator[None]:
+        """One place where qdrant-client's many exception types become ``StoreError``."""
+        try:
+            with self._lock:
+                yield
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreError(f"qdrant {operation} on {self.name!r} failed: {type(exc).__name__}") from exc
+
+    def _ensure_collection(self) -> None:
+        models = self._models
+        if self._client.collection_exists(self.name):
+            info = self._client.get_collection(self.name)
+            vectors = info.config.params.vectors
+            size = getattr(vectors, "size", None)
+            if size is not None and size != self.dim:
+                raise StoreError(
+                    f"collection {self.name!r} holds {size}-d vectors; this model makes {self.dim}"
+                )
+            return
+        self._client.create_collection(
+            self.name,
+            vectors_config=models.VectorParams(size=self.dim, distance=models.Distance.COSINE),
+        )
+        schemas = (
+            [(k, models.PayloadSchemaType.KEYWORD) for k in KEYWORD_INDEXES]
+            + [(k, models.PayloadSchemaType.INTEGER) for k in INTEGER_INDEXES]
+            + [(k, models.PayloadSchemaType.FLOAT) for k in FLOAT_INDEXES]
+        )
+        for key, schema in schemas:
+            self._client.create_payload_index(self.name, key, field_schema=schema)
+        logger.info("created qdrant collection name=%s dim=%d", self.name, self.dim)
+
+    def upsert(self, points: Sequence[PointWrite]) -> None:
+        if not points:
+            return
+        for point in points:
+            if point.vector.shape != (self.dim,):
+                raise StoreError(f"vector of shape {point.vector.shape} for a {self.dim}-d store")
+        structs = [
+            self._models.PointStruct(id=p.id, vector=p.vector.tolist(), payload=p.payload) for p in points
+        ]
+        with self._errors("upsert"):
+            self._client.upsert(self.name, points=structs, wait=True)
+
+    def search(
+        self,
+        vector: np.ndarray,
+        limit: int,
+        *,
+        verdict: str | None = None,
+        score_threshold: float | None = None,
+    ) -> list[StoredPoint]:
+        models = self._models
+        query_filter = None
+        if verdict is not None:
+            query_filter = models.Filter(
+                must=[models.FieldCondition(key="verdict", match=models.MatchValue(value=verdict))]
+            )
+        with self._errors("search"):
+            response = self._client.query_points(
+                self.name,
+                query=vector.tolist(),
+                limit=limit,
+                query_filter=query_filter,
+                with_payload=True,
+                score_threshold=score_threshold,
+            )
+        return [
+            StoredPoint(id=str(p.id), payload=dict(p.payload or {}), score=p.score) for p in response.points
+        ]
+
+    def retrieve(self, ids: Sequence[str]) -> list[StoredPoint]:
+        if not ids:
+            return []
+        with self._errors("retrieve"):
+            records = self._client.retrieve(self.name, ids=list(ids), with_payload=True)
+        return [StoredPoint(id=str(r.id), payload=dict(r.payload or {})) for r in records]
+
+    def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
+        with self._errors("set_payload"):
+            self._client.set_payload(self.name, payload=payload, points=[point_id], wait=True)
+
+    def count(self, *, first_seen_since: float | None = None) -> int:
+        models = self._models
+        count_filter = None
+        if first_seen_since is not None:
+            count_filter = models.Filter(
+                must=[models.FieldCondition(key="first_seen_ts", range=models.Range(gte=first_seen_since))]
+            )
+        with self._errors("count"):
+            return self._client.count(self.name, count_filter=count_filter, exact=True).count
+
+    def top_by_seen_count(self, limit: int) -> list[StoredPoint]:
+        order = self._models.OrderBy(key="seen_count", direction=self._models.Direction.DESC)
+        with self._errors("scroll"):
+            records, _ = self._client.scroll(self.name, limit=limit, order_by=order, with_payload=True)
+        return [StoredPoint(id=str(r.id), payload=dict(r.payload or {})) for r in records]
+
+    def build_index(self) -> bool:
+        """A Qdrant server builds its indexes itself, in its own process."""
+        return False
+
+    def close(self) -> None:
+        with self._errors("close"):
+            self._client.close()

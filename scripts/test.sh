@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Installs the dev tooling, lints, and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh requirements-dev.txt
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,117 @@
+"""The local reasoner's rules, on retrievals built by hand (the rules are pure: no model, no store)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from factmem.agents.base import (
+    EvidencePassage,
+    MemoryMatch,
+    NormalizedClaim,
+    Retrieval,
+    Verdict,
+    VerificationResult,
+)
+from factmem.agents.reasoner import LocalReasoner, ReasoningPolicy
+
+CLAIM = NormalizedClaim(original_text="x", normalized_text="X.", comparison_key="x")
+
+
+def match(
+    verdict: Verdict,
+    similarity: float,
+    relation: str = "same",
+    *,
+    confidence: float = 0.9,
+    reliability: float = 0.9,
+    age_days: float = 0.0,
+    match_id: str = "m",
+) -> MemoryMatch:
+    decay = float(np.exp(-(age_days**2) / (2 * 90.0**2)))
+    return MemoryMatch(
+        id=match_id,
+        claim_text=f"claim {match_id}",
+        verdict=verdict,
+        confidence=confidence,
+        explanation="because.",
+        source="test",
+        source_url=None,
+        source_reliability=reliability,
+        similarity=similarity,
+        time_decayed_score=similarity * (0.5 + 0.5 * decay),
+        age_days=age_days,
+        seen_count=1,
+        timestamp="2026-01-01T00:00:00Z",
+        relation=relation,
+        relation_reason="",
+    )
+
+
+def reason(*matches: MemoryMatch, evidence: list[EvidencePassage] | None = None) -> VerificationResult:
+    retrieval = Retrieval(vector=np.zeros(384, dtype=np.float32), matches=tuple(matches))
+    return LocalReasoner(ReasoningPolicy()).reason(CLAIM, retrieval, evidence or [])
+
+
+def test_strong_same_match_transfers_verdict() -> None:
+    result = reason(match("False", 0.95, match_id="a"))
+    assert result.verdict == "False"
+    assert 0.5 < result.confidence <= 0.9
+    assert result.evidence_ids == ("a",)
+
+
+def test_strong_opposite_match_inverts_verdict_with_lower_confidence() -> None:
+    same = reason(match("False", 0.95))
+    opposite = reason(match("False", 0.95, "opposite"))
+    assert opposite.verdict == "True"
+    assert opposite.confidence < same.confidence
+
+
+def test_uncertain_match_never_transfers() -> None:
+    assert reason(match("Uncertain", 0.99)).verdict == "Uncertain"
+
+
+def test_different_claims_do_not_vote() -> None:
+    """A changed number or entity makes a claim different: its verdict says nothing about this one."""
+    result = reason(match("True", 0.97, "different"), match("True", 0.9, "different", match_id="b"))
+    assert result.verdict == "Uncertain"
+
+
+def test_weak_evidence_is_uncertain() -> None:
+    result = reason(match("True", 0.4))
+    assert result.verdict == "Uncertain"
+    assert result.confidence == 0.0
+
+
+def test_consensus_weighs_similarity_reliability_and_decay() -> None:
+    result = reason(
+        match("True", 0.82, match_id="a"),
+        match("True", 0.80, match_id="b"),
+        match("False", 0.70, reliability=0.3, age_days=400, match_id="c"),
+    )
+    assert result.verdict == "True"
+    assert set(result.evidence_ids) == {"a", "b", "c"}
+
+
+def test_split_consensus_is_uncertain() -> None:
+    result = reason(match("True", 0.8, match_id="a"), match("False", 0.8, match_id="b"))
+    assert result.verdict == "Uncertain"
+
+
+@pytest.mark.parametrize("age", [0.0, 90.0, 365.0])
+def test_older_matches_give_less_confidence(age: float) -> None:
+    fresh = reason(match("True", 0.95)).confidence
+    aged = reason(match("True", 0.95, age_days=age)).confidence
+    assert aged <= fresh
+    if age > 0:
+        assert aged < fresh
+
+
+def test_passages_are_cited_but_not_judged() -> None:
+    passage = EvidencePassage(
+        id="p1", text="Some passage.", source="lib", source_url=None, source_reliability=0.8, similarity=0.7
+    )
+    result = reason(evidence=[passage])
+    assert result.verdict == "Uncertain"
+    assert "p1" in result.evidence_ids
+    assert "lib" in result.evidence_summary

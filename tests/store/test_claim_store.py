@@ -1,0 +1,153 @@
+"""The ClaimStore contract, run against both real backends (Qdrant Edge on disk, qdrant-client local mode)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from factmem.embeddings import MINILM_INT8, Embedder
+from factmem.errors import StoreError
+from factmem.store.base import ClaimStore, PointWrite
+from factmem.store.edge import EdgeClaimStore
+from factmem.store.ids import claim_point_id, is_point_id
+
+StoreFactory = Callable[[str], ClaimStore]
+
+
+def _point(embedder: Embedder, text: str, **payload: object) -> PointWrite:
+    body = {"claim_text": text, "verdict": "True", "seen_count": 1, "first_seen_ts": time.time(), "source": "t"}
+    body.update(payload)
+    return PointWrite(id=claim_point_id(text.lower()), vector=embedder.embed_one(text), payload=body)
+
+
+def test_upsert_search_retrieve_round_trip(store_factory: StoreFactory, embedder: Embedder) -> None:
+    store = store_factory("claims")
+    texts = ["The Earth orbits the Sun.", "Bananas are berries.", "The Great Wall is visible from space."]
+    store.upsert([_point(embedder, t) for t in texts])
+
+    hits = store.search(embedder.embed_one("Our planet goes around the Sun."), 3)
+
+    assert [h.payload["claim_text"] for h in hits][0] == "The Earth orbits the Sun."
+    assert hits[0].score is not None and hits[0].score > hits[1].score  # type: ignore[operator]
+    assert store.count() == 3
+    got = store.retrieve([claim_point_id("bananas are berries.")])
+    assert len(got) == 1 and got[0].payload["claim_text"] == "Bananas are berries."
+
+
+def test_exact_vector_scores_one(store_factory: StoreFactory, embedder: Embedder) -> None:
+    """Thresholds (0.85 cache hit, 0.90 dedup) need exact cosines, also where vectors are quantized."""
+    store = store_factory("claims")
+    point = _point(embedder, "Water boils at 100 degrees Celsius at sea level.")
+    store.upsert([point])
+    [hit] = store.search(point.vector, 1)
+    assert hit.score == pytest.approx(1.0, abs=1e-3)
+
+
+def test_same_id_replaces_instead_of_duplicating(store_factory: StoreFactory, embedder: Embedder) -> None:
+    store = store_factory("claims")
+    store.upsert([_point(embedder, "Bats are blind.", verdict="True")])
+    store.upsert([_point(embedder, "Bats are blind.", verdict="False")])
+    assert store.count() == 1
+    [record] = store.retrieve([claim_point_id("bats are blind.")])
+    assert record.payload["verdict"] == "False"
+
+
+def test_set_payload_merges_fields(store_factory: StoreFactory, embedder: Embedder) -> None:
+    store = store_factory("claims")
+    point = _point(embedder, "Goldfish have a three-second memory.", verdict="False")
+    store.upsert([point])
+    store.set_payload(point.id, {"seen_count": 7})
+    [record] = store.retrieve([point.id])
+    assert record.payload["seen_count"] == 7
+    assert record.payload["verdict"] == "False"
+
+
+def test_verdict_filter_and_score_threshold(store_factory: StoreFactory, embedder: Embedder) -> None:
+    store = store_factory("claims")
+    store.upsert(
+        [
+            _point(embedder, "Vaccines cause autism.", verdict="False"),
+            _point(embedder, "Vaccines prevent measles.", verdict="True"),
+        ]
+    )
+    query = embedder.embed_one("Vaccines cause autism.")
+    only_true = store.search(query, 5, verdict="True")
+    assert [h.payload["verdict"] for h in only_true] == ["True"]
+    assert store.search(query, 5, score_threshold=0.99)[0].payload["claim_text"] == "Vaccines cause autism."
+    assert len(store.search(query, 5, score_threshold=0.99)) == 1
+
+
+def test_top_by_seen_count_and_recent_count(store_factory: StoreFactory, embedder: Embedder) -> None:
+    store = store_factory("claims")
+    old = time.time() - 3 * 86_400
+    store.upsert(
+        [
+            _point(embedder, "Lightning never strikes twice.", seen_count=2, first_seen_ts=old),
+            _point(embedder, "Sharks are mammals.", seen_count=9),
+            _point(embedder, "Humans have five senses.", seen_count=5),
+        ]
+    )
+    top = store.top_by_seen_count(2)
+    assert [p.payload["seen_count"] for p in top] == [9, 5]
+    assert store.count(first_seen_since=time.time() - 86_400) == 2
+
+
+def test_wrong_vector_size_is_a_store_error(store_factory: StoreFactory) -> None:
+    store = store_factory("claims")
+    with pytest.raises(StoreError):
+        store.upsert([PointWrite(id=claim_point_id("x"), vector=np.zeros(3, dtype=np.float32), payload={})])
+
+
+def test_missing_ids_are_absent(store_factory: StoreFactory) -> None:
+    assert store_factory("claims").retrieve([claim_point_id("never stored")]) == []
+
+
+def test_edge_shard_persists_across_reopen(tmp_path: Path, embedder: Embedder) -> None:
+    path = tmp_path / "shard"
+    store = EdgeClaimStore(path, name="claims", dim=MINILM_INT8.dim)
+    store.upsert([_point(embedder, "The Moon landing happened in 1969.")])
+    store.close()
+
+    reopened = EdgeClaimStore(path, name="claims", dim=MINILM_INT8.dim)
+    try:
+        assert reopened.count() == 1
+        assert reopened.search(embedder.embed_one("Moon landing 1969"), 1)[0].payload["claim_text"].startswith("The")
+    finally:
+        reopened.close()
+
+
+def test_edge_shard_is_owned_by_one_opener(tmp_path: Path) -> None:
+    """A second open of the same shard fails loudly (the WAL lock), as a StoreError."""
+    store = EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim)
+    try:
+        with pytest.raises(StoreError):
+            EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim)
+    finally:
+        store.close()
+
+
+def test_edge_build_index_indexes_points(tmp_path: Path, embedder: Embedder) -> None:
+    store = EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim)
+    try:
+        rng = np.random.default_rng(0)
+        vectors = rng.normal(size=(300, MINILM_INT8.dim)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        store.upsert(
+            [PointWrite(id=claim_point_id(str(i)), vector=v, payload={"n": i}) for i, v in enumerate(vectors)]
+        )
+        store.build_index()
+        [hit] = store.search(vectors[42], 1)
+        assert hit.payload["n"] == 42
+    finally:
+        store.close()
+
+
+def test_point_ids_are_stable_uuids() -> None:
+    assert claim_point_id("bats are blind") == claim_point_id("bats are blind")
+    assert claim_point_id("bats are blind") != claim_point_id("bats are not blind")
+    assert is_point_id(claim_point_id("x"))
+    assert not is_point_id("../etc/passwd")
