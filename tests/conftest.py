@@ -30,9 +30,20 @@ EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"
 ADMIN_KEY = "test-admin-key-0123456789"
 
 _FACTMEM_ENV = (
-    "HOST PORT DATA_DIR QDRANT_URL QDRANT_API_KEY ADMIN_API_KEY MEMORY_LIMIT_MB MEMORY_CLEANUP_EVERY "
-    "SEED_ON_EMPTY SEED_FILE LOG_LEVEL MAX_CONCURRENT_REQUESTS TOP_K"
-).split()
+    "HOST",
+    "PORT",
+    "DATA_DIR",
+    "QDRANT_URL",
+    "QDRANT_API_KEY",
+    "ADMIN_API_KEY",
+    "MEMORY_LIMIT_MB",
+    "MEMORY_CLEANUP_EVERY",
+    "SEED_ON_EMPTY",
+    "SEED_FILE",
+    "LOG_LEVEL",
+    "MAX_CONCURRENT_REQUESTS",
+    "TOP_K",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -83,9 +94,9 @@ def pipeline(
     settings: Settings, embedder: Embedder, store_factory: Callable[[str], ClaimStore]
 ) -> VerificationPipeline:
     """A pipeline on fresh stores of each backend, sharing the session's model."""
-    return VerificationPipeline(
-        settings, store_factory(settings.claims_collection), store_factory(settings.evidence_collection), lambda: embedder
-    )
+    claims = store_factory(settings.claims_collection)
+    evidence = store_factory(settings.evidence_collection)
+    return VerificationPipeline(settings, claims, evidence, lambda: embedder)
 
 
 def free_port() -> int:

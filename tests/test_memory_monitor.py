@@ -191,6 +191,13 @@ def test_setting_overrides_cgroup(tree: str) -> None:
     assert usage.container_limit_mb == expected_container_limit
 
 
+def test_stricter_container_limit_beats_the_setting() -> None:
+    """A setting above the cgroup's limit would let the kernel kill the process before it sheds load."""
+    usage = get_memory_usage(2048.0, proc=str(PROC), cgroup_root=str(CGROUP / "v2_limit"))
+    assert usage.limit_source == "cgroup_v2"
+    assert usage.limit_mb == pytest.approx(512.0)
+
+
 def test_setting_without_cgroup_uses_meminfo_for_available(tmp_path: Path) -> None:
     usage = get_memory_usage(512.0, proc=str(PROC), cgroup_root=str(tmp_path / "nothing"))
     assert usage.limit_source == "setting"

@@ -8,11 +8,11 @@ streamed: memory stays bounded by the batch size, not the file size.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-import datetime as dt
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse

@@ -40,7 +40,8 @@ class MemoryGuard:
         self.released_mb_total = 0.0
         self.last_check: MemoryCheck | None = None
 
-    def _check(self) -> MemoryCheck:
+    def check(self) -> MemoryCheck:
+        """A fresh reading against the policy's thresholds (cheap: a ``/proc`` read)."""
         check = check_memory_limit(
             self.policy.limit_mb,
             soft_fraction=self.policy.soft_fraction,
@@ -49,12 +50,17 @@ class MemoryGuard:
         self.last_check = check
         return check
 
+    @property
+    def shedding(self) -> bool:
+        """Whether the latest reading was over the hard threshold (readiness reports it)."""
+        return self.last_check is not None and self.last_check.over_hard
+
     def admit(self) -> None:
         """Raise ``OverloadedError`` when memory is too high to serve one more request."""
-        check = self._check()
+        check = self.check()
         if check.over_soft:
             self.cleanup("soft-threshold")
-            check = self._check()
+            check = self.check()
         if check.over_hard:
             with self._lock:
                 self.requests_shed += 1

@@ -135,8 +135,8 @@ def get_memory_usage(
     """Read a fresh snapshot; cheap enough (a few file reads) for ``GET /health`` and every request.
 
     Args:
-        limit_mb: The ``MEMORY_LIMIT_MB`` setting; when given (and positive) it wins over the cgroup,
-            because the plan's size is what the operator budgets for.
+        limit_mb: The ``MEMORY_LIMIT_MB`` setting; when given (and positive) it wins over the cgroup
+            (the plan's size is what the operator budgets for) unless the cgroup's limit is stricter.
         proc: Root of the proc filesystem (a fixture directory in tests).
         cgroup_root: Mount point of the cgroup filesystem (a fixture directory in tests).
 
@@ -153,7 +153,10 @@ def get_memory_usage(
 
     container_limit_mb, container_usage_mb, oom_events, oom_kill_events = _read_cgroup(proc, cgroup_root)
 
-    if limit_mb is not None and limit_mb > 0:
+    # The setting wins unless the container's own limit is stricter: shedding must start before the kernel
+    # kills the process, whatever the operator typed.
+    setting_applies = limit_mb is not None and limit_mb > 0
+    if setting_applies and (container_limit_mb is None or limit_mb <= container_limit_mb):  # type: ignore[operator]
         effective_limit: float | None = float(limit_mb)
         limit_source = "setting"
     elif container_limit_mb is not None:
@@ -202,7 +205,8 @@ def check_memory_limit(
     store does not make the service refuse requests it can afford.
 
     Args:
-        limit_mb: Overrides the limit; defaults to ``usage.limit_mb``.
+        limit_mb: A limit to apply (e.g. ``MEMORY_LIMIT_MB``); the stricter of it and ``usage.limit_mb``
+            is used, so a container limit below the setting still wins.
         soft_fraction: Fraction of the limit above which RSS counts as "over soft".
         hard_fraction: Fraction of the limit above which anonymous RSS counts as "over hard"
             (may exceed 1.0 when the setting is deliberately below the real container limit).
@@ -217,7 +221,9 @@ def check_memory_limit(
         )
     if usage is None:
         usage = get_memory_usage(limit_mb)
-    limit = limit_mb if limit_mb is not None and limit_mb > 0 else usage.limit_mb
+    # The stricter of the two wins: usage.limit_mb may already be a container limit below the setting.
+    candidates = [v for v in (usage.limit_mb, limit_mb) if v is not None and v > 0]
+    limit = min(candidates) if candidates else None
     if limit is None:
         return MemoryCheck(usage=usage, limit_mb=None, over_soft=False, over_hard=False)
     anon = usage.rss_anon_mb if usage.rss_anon_mb is not None else usage.rss_mb

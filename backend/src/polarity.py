@@ -62,6 +62,9 @@ class ClaimRelation:
     reason: str = ""
 
 
+#: At most this many unexplained content words on each side make a pair "different" (see _content_change).
+_MAX_SWAPPED_WORDS = 2
+
 # --- lexicons -------------------------------------------------------------------------------------------
 
 _STOPWORDS = _words(
@@ -204,7 +207,7 @@ _SUFFIXES = (
 _NO_S_STRIP = ("ss", "us", "is", "ous", "ics")
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     """Cheap suffix stripping: enough to match "starts/started/start", "modelled/model", "cities/city"."""
     word = _IRREGULAR.get(word, word)
@@ -294,6 +297,7 @@ _TITLE_CUES = _words(
     With From About Into Over After Before For To In On At By Not No Show Shows Say Says Said Really Get Gets
     Make Makes Its It Their His Her Your Our Who What Why How When Where Than"""
 )
+_QUESTION_WORDS = _words("Is Are Was Were Does Do Did Can Could Will Would Should Has Have Had")
 _ALIASES = {"US": "usa", "U.S.": "usa", "USA": "usa", "U.S.A.": "usa", "UK": "uk", "U.K.": "uk"}
 _CLITIC = re.compile(r"'(?:s|ve|re|ll|d|m)$", re.IGNORECASE)
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "`": "'", "“": '"', "”": '"'})
@@ -430,11 +434,14 @@ def _is_shouted(tokens: list[_Token]) -> bool:
 
 
 def _is_title_cased(tokens: list[_Token]) -> bool:
-    """A headline ("Does Video Show a 10-Meter-Long Anaconda?"): capitals mark words, not names."""
+    """A headline ("Did Video Show a 10-Meter-Long Anaconda?"): capitals mark words, not names."""
     words = [t for t in tokens if t.kind == "word" and not t.sentence_start]
-    if len(words) < 3 or not any(t.text in _TITLE_CUES for t in words):
+    if len(words) < 3:
         return False
-    return sum(t.text[:1].isupper() for t in words) / len(words) >= 0.6
+    cue = any(t.text in _TITLE_CUES for t in words) or any(
+        t.sentence_start and t.text in _QUESTION_WORDS for t in tokens
+    )
+    return cue and sum(t.text[:1].isupper() for t in words) / len(words) >= 0.7
 
 
 def _entity_tokens(tokens: list[_Token]) -> set[str]:
@@ -462,7 +469,7 @@ def _entity_tokens(tokens: list[_Token]) -> set[str]:
     return entities
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1024)
 def claim_signature(text: str) -> ClaimSignature:
     """The signature of a claim; ``text`` is a normalized_text (natural case matters for names)."""
     tokens = _tokenize(text)
@@ -569,9 +576,13 @@ def _negated_base(word: str, candidates: frozenset[str] | set[str]) -> str:
 
 
 def _content_change(a: ClaimSignature, b: ClaimSignature) -> str:
+    # A swap of one or two content words, everything else shared, is the shape of a contrast edit
+    # ("... dancehall music" vs "... death metal"). Pairs that differ in more words on both sides yet are
+    # close in embedding space are rewordings far more often (measured: scripts/eval_polarity.py), so
+    # there the embedding decides.
     only_a = {w for w in a.content - b.tokens if not _has_near_synonym(w, b.tokens)}
     only_b = {w for w in b.content - a.tokens if not _has_near_synonym(w, a.tokens)}
-    if only_a and only_b:
+    if only_a and only_b and len(only_a) <= _MAX_SWAPPED_WORDS and len(only_b) <= _MAX_SWAPPED_WORDS:
         return f"word changed: {_listed(a, only_a)} vs {_listed(b, only_b)}"
     return ""
 

@@ -42,7 +42,6 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(1, ge=1, le=16)
     embedding_cpu_arena: bool = False
     embedding_batch_size: int = Field(16, ge=1, le=256)
-    preload_model: bool = True
 
     # --- retrieval, cache and memory update ---
     top_k: int = Field(10, ge=1, le=50)

@@ -19,7 +19,7 @@ StoreFactory = Callable[[str], ClaimStore]
 
 
 def _point(embedder: Embedder, text: str, **payload: object) -> PointWrite:
-    body = {"claim_text": text, "verdict": "True", "seen_count": 1, "first_seen_ts": time.time(), "source": "t"}
+    body = {"claim_text": text, "verdict": "True", "seen_count": 1, "first_seen_ts": time.time()}
     body.update(payload)
     return PointWrite(id=claim_point_id(text.lower()), vector=embedder.embed_one(text), payload=body)
 
@@ -31,7 +31,7 @@ def test_upsert_search_retrieve_round_trip(store_factory: StoreFactory, embedder
 
     hits = store.search(embedder.embed_one("Our planet goes around the Sun."), 3)
 
-    assert [h.payload["claim_text"] for h in hits][0] == "The Earth orbits the Sun."
+    assert hits[0].payload["claim_text"] == "The Earth orbits the Sun."
     assert hits[0].score is not None and hits[0].score > hits[1].score  # type: ignore[operator]
     assert store.count() == 3
     got = store.retrieve([claim_point_id("bananas are berries.")])
@@ -115,7 +115,8 @@ def test_edge_shard_persists_across_reopen(tmp_path: Path, embedder: Embedder) -
     reopened = EdgeClaimStore(path, name="claims", dim=MINILM_INT8.dim)
     try:
         assert reopened.count() == 1
-        assert reopened.search(embedder.embed_one("Moon landing 1969"), 1)[0].payload["claim_text"].startswith("The")
+        [hit] = reopened.search(embedder.embed_one("Moon landing 1969"), 1)
+        assert hit.payload["claim_text"] == "The Moon landing happened in 1969."
     finally:
         reopened.close()
 

@@ -145,7 +145,7 @@ _MONTHS = (
     "November",
     "December",
 )
-_MONTH_SET = frozenset(_MONTHS)
+_MONTH_SET = frozenset(_MONTHS) | _words("Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec")
 _WEEKDAYS = _words("Monday Tuesday Wednesday Thursday Friday Saturday Sunday")
 # Single words that are names even at the start of a sentence. Small on purpose: a guess is worse than a miss.
 _GAZETTEER = _words(
@@ -399,6 +399,10 @@ def _capitalised_spans(text: str) -> list[tuple[int, str]]:
             if _is_capitalised(nxt):
                 j += 1
                 continue
+            last = tokens[j].group()
+            if nxt.isdigit() and len(nxt) <= 3 and _is_capitalised(last) and last not in _MONTH_SET:
+                j += 1  # a numbered name ends the span: "Apollo 11", "Super Bowl 50"
+                break
             # Up to two connectors, then a capitalised word: "Bank of America", "Lord of the Rings".
             k = j + 1
             while (

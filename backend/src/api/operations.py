@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 
 from factmem import __version__
 from factmem.api.deps import ServiceDep
-from factmem.memory_monitor import get_memory_usage
 
 router = APIRouter(tags=["operations"])
 
@@ -42,22 +41,17 @@ async def index(service: ServiceDep) -> dict[str, Any]:
 @router.get("/health")
 async def health(service: ServiceDep) -> dict[str, Any]:
     """Liveness and memory: 200 whenever the process can answer; ``degraded`` when it is under pressure."""
-    settings = service.settings
-    usage = get_memory_usage(settings.memory_limit_mb)
-    anon = usage.rss_anon_mb if usage.rss_anon_mb is not None else usage.rss_mb
-    pressured = usage.limit_mb is not None and anon > settings.memory_soft_fraction * usage.limit_mb
-    degraded = pressured or service.startup_error is not None
+    check = service.guard.check()
+    usage = check.usage
+    degraded = check.over_soft or check.over_hard or service.startup_error is not None
     return {
         "status": "degraded" if degraded else "healthy",
         "memory_mb": round(usage.rss_mb, 1),
         "memory_percent": round(usage.percent, 1) if usage.percent is not None else None,
-        "memory_limit_mb": usage.limit_mb,
-        "rss_anon_mb": usage.rss_anon_mb,
-        "rss_file_mb": usage.rss_file_mb,
-        "peak_rss_mb": usage.peak_rss_mb,
-        "limit_source": usage.limit_source,
-        "container_usage_mb": usage.container_usage_mb,
+        "memory_limit_mb": check.limit_mb,
+        **{k: v for k, v in usage.as_dict().items() if k not in {"rss_mb", "percent", "limit_mb"}},
         "ready": service.ready.is_set(),
+        "shedding": check.over_hard,
         "model_loaded": service.model_loaded,
         "store_backend": service.claim_store.backend if service.claim_store else None,
         "uptime_s": round(service.uptime_s, 1),
@@ -75,4 +69,6 @@ async def ready(service: ServiceDep) -> JSONResponse:
         return JSONResponse({"ready": False, "reason": "startup failed; see the server log"}, 503)
     if not service.ready.is_set():
         return JSONResponse({"ready": False, "reason": "loading the embedding model and the memory"}, 503)
+    if service.guard.shedding:
+        return JSONResponse({"ready": False, "reason": "shedding load: memory above the hard threshold"}, 503)
     return JSONResponse({"ready": True})
