@@ -8,7 +8,8 @@ Reads ../shared/eval/ next to the repository (never copied into it) and prints:
    hand-made negations come out "opposite";
 3. claim matching (tweet vs the fact-checked claim it repeats) and fact-check title vs claim: share "same"
    (a false "different" costs only a cache miss);
-4. throughput of compare_claims.
+4. throughput of compare_claims;
+5. the content-word substitution rule at each cap (how its cap of 2 was chosen).
 
 With the embedding model installed, sections 1 and 3 are also reported for the pairs the retriever would
 actually compare (cosine >= 0.85); pass --no-embed to skip that (it takes a minute or two on two cores).
@@ -29,6 +30,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+import numpy as np
+
+from factmem import polarity
 from factmem.agents.normalizer import Normalizer
 from factmem.errors import InputError
 from factmem.polarity import ClaimRelation, claim_signature, compare_claims
@@ -90,16 +94,20 @@ def report(title: str, pairs: Sequence[Pair], goal_kind: str | None = None, show
                 shown += 1
 
 
-def cosine_filter(pairs: Sequence[Pair], embed: Callable[[list[str]], object] | None) -> list[Pair] | None:
+Embed = Callable[[list[str]], np.ndarray]
+
+
+def cosine_filter(pairs: Sequence[Pair], embed: Embed | None) -> list[Pair] | None:
+    """The pairs the retriever would compare at all (unit vectors: the dot product is the cosine)."""
     if embed is None or not pairs:
         return None
     left = embed([a for a, _ in pairs])
     right = embed([b for _, b in pairs])
-    cosines = (left * right).sum(axis=1)  # type: ignore[operator]
+    cosines = (left * right).sum(axis=1)
     return [pair for pair, cos in zip(pairs, cosines, strict=True) if cos >= CACHE_COSINE]
 
 
-def load_embedder(enabled: bool) -> tuple[Callable[[list[str]], object] | None, tempfile.TemporaryDirectory]:
+def load_embedder(enabled: bool) -> tuple[Embed | None, tempfile.TemporaryDirectory]:
     workdir = tempfile.TemporaryDirectory(prefix="factmem-eval-")
     if not enabled:
         return None, workdir
@@ -133,7 +141,8 @@ def noisy_variants(claim: str) -> list[str]:
 
 
 _AUXILIARIES = re.compile(
-    r"\b(is|are|was|were|has|have|had|can|could|will|would|should|may|might|must)\b(?! not\b)"
+    r"\b(is|are|was|were|has|have|had|can|could|will|would|should|may|might|must)\b"
+    r"(?! (?:not|never|only|yet)\b)"  # "not only" affirms and "has yet to" is already negative
 )
 _THIRD_PERSON_VERBS = re.compile(
     r"\b(causes|contains|makes|helps|increases|reduces|prevents|kills|cures|protects|improves|damages"
@@ -246,6 +255,34 @@ def throughput_section() -> None:
     print(f"  Normalizer.normalize: {(time.perf_counter() - started) / len(texts) * 1e6:.0f} µs per claim")
 
 
+def ablation_section(sets: dict[str, tuple[Sequence[Pair], str]]) -> None:
+    """Contrast caught vs paraphrases kept, for each setting of the content-word substitution rule.
+
+    Reaches into factmem.polarity's private rule list on purpose: this is how its cap was chosen.
+    """
+    print("\n5. Content-word substitution rule: how many swapped words on each side make a pair 'different'")
+    header = "  setting      " + "  ".join(f"{name:>24s}" for name in sets)
+    print(header)
+    saved_rules, saved_cap = polarity._DIFFERENCE_RULES, polarity._MAX_SWAPPED_WORDS
+    settings: list[tuple[str, int | None]] = [("off", None), ("<= 1", 1), ("<= 2", 2), ("<= 3", 3)]
+    settings.append(("unlimited", 10**6))
+    try:
+        for label, cap in settings:
+            if cap is None:
+                polarity._DIFFERENCE_RULES = saved_rules[:-1]
+            else:
+                polarity._DIFFERENCE_RULES = saved_rules
+                polarity._MAX_SWAPPED_WORDS = cap
+            cells = []
+            for pairs, goal in sets.values():
+                same = sum(compare_claims(a, b).kind == "same" for a, b in pairs) / len(pairs)
+                cells.append(f"{(1 - same if goal == 'not-same' else same):24.1%}")
+            chosen = "  (chosen)" if cap == saved_cap else ""
+            print(f"  {label:11s}  " + "  ".join(cells) + chosen)
+    finally:
+        polarity._DIFFERENCE_RULES, polarity._MAX_SWAPPED_WORDS = saved_rules, saved_cap
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-embed", action="store_true", help="skip the cosine >= 0.85 subsets")
@@ -260,29 +297,39 @@ def main(argv: list[str] | None = None) -> int:
         contrast = normalized_pairs(
             read_jsonl(EVAL_DIR / "contrast_pairs_dev.jsonl"), "claim_true", "claim_false"
         )
+        close_contrast = cosine_filter(contrast, embed)
         print("1. Contrast pairs (claim_true vs claim_false): goal as many not 'same' as possible")
         report("all pairs", contrast, "not-same", args.show)
-        close = cosine_filter(contrast, embed)
-        if close is not None:
-            report(f"pairs with cosine >= {CACHE_COSINE}", close, "not-same", args.show)
+        if close_contrast is not None:
+            report(f"pairs with cosine >= {CACHE_COSINE}", close_contrast, "not-same", args.show)
 
         noise_section(args.show)
 
         print("\n3. Paraphrases of one claim: goal 'same' (a false 'different' costs a cache miss)")
         tweets = normalized_pairs(read_jsonl(EVAL_DIR / "claim_matching_dev.jsonl"), "query", "matched_claim")
+        close_tweets = cosine_filter(tweets, embed)
         report("claim_matching_dev: tweet vs matched claim, all", tweets, show=args.show)
-        close = cosine_filter(tweets, embed)
-        if close is not None:
-            report(f"claim_matching_dev with cosine >= {CACHE_COSINE}", close, show=args.show)
+        if close_tweets is not None:
+            report(f"claim_matching_dev with cosine >= {CACHE_COSINE}", close_tweets, show=args.show)
         vclaims = read_jsonl(EVAL_DIR / "vclaims.jsonl")
         random.Random(7).shuffle(vclaims)
         titles = normalized_pairs(vclaims[: args.vclaims], "title", "claim")
+        close_titles = cosine_filter(titles, embed)
         report(f"vclaims: fact-check title vs its claim, {args.vclaims} sampled", titles, show=args.show)
-        close = cosine_filter(titles, embed)
-        if close is not None:
-            report(f"vclaims title vs claim with cosine >= {CACHE_COSINE}", close, show=args.show)
+        if close_titles is not None:
+            report(f"vclaims title vs claim with cosine >= {CACHE_COSINE}", close_titles, show=args.show)
 
         throughput_section()
+
+        sets: dict[str, tuple[Sequence[Pair], str]] = {"contrast not-same": (contrast, "not-same")}
+        if close_contrast is not None and close_tweets is not None and close_titles is not None:
+            sets[f"contrast>={CACHE_COSINE} not-same"] = (close_contrast, "not-same")
+            sets[f"tweets>={CACHE_COSINE} same"] = (close_tweets, "same")
+            sets[f"titles>={CACHE_COSINE} same"] = (close_titles, "same")
+        else:
+            sets["tweets same"] = (tweets, "same")
+            sets["titles same"] = (titles, "same")
+        ablation_section(sets)
     return 0
 
 

@@ -39,6 +39,7 @@ class ClaimSignature:
     #: An odd number of negation cues.
     negated: bool
     #: Canonical numbers: "seven" -> "7", "1,000" -> "1000", "3.0" -> "3", "26th" -> "26", "1990s".
+    #: "first" and "second" are left out: as often "earliest" and a unit of time as an ordinal.
     numbers: frozenset[str]
     #: Casefolded, accent-free tokens of names and acronyms in the natural-case text.
     entities: frozenset[str]
@@ -80,8 +81,9 @@ _STOPWORDS = _words(
 )
 # Cues counted one each; their parity decides "negated".
 _NEGATION_WORDS = _words(
-    "not no never none nobody nothing nowhere neither nor without cannot lack lacks lacked"
-)
+    """not no never none nobody nothing nowhere neither nor without cannot lack lacks lacked
+    dont doesnt didnt isnt arent wasnt werent cant couldnt wont wouldnt shouldnt hasnt havent hadnt aint"""
+)  # the second line: chat spelling without the apostrophe
 _NEGATION_PHRASES = re.compile(
     r"\b(?:no\s+longer|(?:refus|fail)(?:e|es|ed|ing|s)?\s+to|unable\s+to|incapable\s+of"
     r"|(?:has|have|had|is|are|was|were)\s+yet\s+to|(?:is|was|it's)\s+false\s+that)\b",
@@ -106,92 +108,46 @@ _ANTONYM_PAIRS = (
     "|natural synthetic|healthy unhealthy|benefit harm|help hurt|always sometimes|all some"
     "|everyone nobody|majority minority|wet dry|light dark|day night|summer winter|spring autumn|top bottom"
 )
-_NEGATING_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non", "a")
+_NEGATING_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non")
 # Prefixed words that are not negations of their stem ("discover" is not "not cover").
 _PREFIX_FALSE_FRIENDS = _words(
     """discover inform import impress invent include involve index intend indent dispose display dispatch
     distance distinct distribute inspect instruct insist install interest invest issue impact imply improve
-    intern into unit union unite universe until inside amount about above among await award aware aside"""
+    intern into unit union unite universe until unless inside invaluable inflammable inhabit impart impose
+    impound disease dismiss disgust discount"""
 )
 # Substitutions between these are rewordings, not new claims.
 _SYNONYM_GROUPS = (
     "film movie picture|show series programme program sitcom|begin start commence launch|end finish conclude"
-    "|big large huge enormous|small little tiny|kill murder slay|die perish|buy purchase|say state claim tell"
+    "|big large huge enormous|small little tiny|kill murder slay|die perish|buy purchase|say claim tell"
     "|make create produce build|help assist aid|use utilize employ|cause lead trigger|child kid"
     "|doctor physician|car automobile vehicle|job occupation profession career work|country nation"
     "|famous renowned celebrated notable|award prize|speak talk|sick ill|rich wealthy|fast quick rapid"
     "|smart intelligent clever|people person individual|photo photograph picture image|song track single"
     "|singer vocalist|actor actress performer|author writer novelist|write pen"
-    "|locate situate|city town|place location|region area|found establish|appear feature star"
+    "|locate situate|city town|place location|region area|appear feature star"
     "|receive get|reveal show|contain include have|nearly almost|usa america|uk britain"
 )
 
 
 # --- stemming -------------------------------------------------------------------------------------------
 
-_IRREGULAR = {
-    "began": "begin",
-    "begun": "begin",
-    "won": "win",
-    "lost": "lose",
-    "died": "die",
-    "ran": "run",
-    "went": "go",
-    "gone": "go",
-    "made": "make",
-    "wrote": "write",
-    "written": "write",
-    "took": "take",
-    "taken": "take",
-    "gave": "give",
-    "given": "give",
-    "found": "find",
-    "held": "hold",
-    "led": "lead",
-    "left": "leave",
-    "sold": "sell",
-    "bought": "buy",
-    "built": "build",
-    "grew": "grow",
-    "grown": "grow",
-    "fell": "fall",
-    "fallen": "fall",
-    "rose": "rise",
-    "risen": "rise",
-    "knew": "know",
-    "known": "know",
-    "said": "say",
-    "saw": "see",
-    "seen": "see",
-    "thought": "think",
-    "became": "become",
-    "came": "come",
-    "men": "man",
-    "women": "woman",
-    "children": "child",
-    "flew": "fly",
-    "flown": "fly",
-    "spoke": "speak",
-    "spoken": "speak",
-    "taught": "teach",
-    "caught": "catch",
-    "brought": "bring",
-    "fought": "fight",
-    "sang": "sing",
-    "sung": "sing",
-    "drew": "draw",
-    "drawn": "draw",
-    "shot": "shoot",
-    "met": "meet",
-    "paid": "pay",
-    "ate": "eat",
-    "eaten": "eat",
-    "drove": "drive",
-    "driven": "drive",
-    "chose": "choose",
-    "chosen": "choose",
-    "killed": "kill",
-}
+# Irregular forms, "as written:stem".
+_IRREGULAR = dict(
+    pair.split(":")
+    for pair in _in_order(
+        "began:begin begun:begin won:win lost:lose died:die ran:run went:go gone:go made:make wrote:write "
+        "written:write took:take taken:take gave:give given:give found:find held:hold led:lead left:leave "
+        "sold:sell bought:buy built:build grew:grow grown:grow fell:fall fallen:fall rose:rise risen:rise "
+        "knew:know known:know said:say saw:see seen:see thought:think became:become came:come men:man "
+        "women:woman children:child flew:fly flown:fly spoke:speak spoken:speak taught:teach caught:catch "
+        "brought:bring fought:fight sang:sing sung:sing drew:draw drawn:draw shot:shoot met:meet paid:pay "
+        "ate:eat eaten:eat drove:drive driven:drive chose:choose chosen:choose stood:stand "
+        "understood:understand sat:sit hid:hide hidden:hide lay:lie froze:freeze frozen:freeze broke:break "
+        "broken:break stole:steal stolen:steal wore:wear worn:wear threw:throw thrown:throw struck:strike "
+        "sent:send spent:spend kept:keep felt:feel heard:hear told:tell "
+    )
+)
 _SUFFIXES = (
     ("ies", "y", 2),
     ("ied", "y", 2),
@@ -205,14 +161,23 @@ _SUFFIXES = (
     ("s", "", 3),
 )
 _NO_S_STRIP = ("ss", "us", "is", "ous", "ics")
+_BRITISH_TO_AMERICAN = {"our": "or", "ours": "ors", "oured": "ored", "ouring": "oring", "tre": "ter"}
+_BRITISH_TO_AMERICAN |= {f"is{end}": f"iz{end}" for end in ("e", "es", "ed", "ing", "ation", "ations")}
+_BRITISH = re.compile(
+    r"(?<=[a-z]{3})(" + "|".join(sorted(_BRITISH_TO_AMERICAN, key=len, reverse=True)) + r")$"
+)
 
 
 @lru_cache(maxsize=16384)
 def stem(word: str) -> str:
-    """Cheap suffix stripping: enough to match "starts/started/start", "modelled/model", "cities/city"."""
+    """Cheap suffix stripping: enough to match "starts/started/start", "modelled/model", "cities/city".
+
+    British spellings fold to American ones ("colour", "organised", "centre") so they are not a change.
+    """
     word = _IRREGULAR.get(word, word)
     if len(word) <= 3 or not word.isalpha():
         return word
+    word = _BRITISH.sub(lambda m: _BRITISH_TO_AMERICAN[m.group(1)], word)
     for suffix, replacement, min_stem in _SUFFIXES:
         if word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
             if suffix == "s" and word.endswith(_NO_S_STRIP):
@@ -249,8 +214,6 @@ def _synonym_table(spec: str) -> dict[str, frozenset[str]]:
 
 _ANTONYMS = _pair_table(_ANTONYM_PAIRS)
 _SYNONYMS = _synonym_table(_SYNONYM_GROUPS)
-_NEGATION_STEMS = frozenset(stem(w) for w in _NEGATION_WORDS)
-_STOP_STEMS = frozenset(stem(w) for w in _STOPWORDS)
 
 # --- numbers --------------------------------------------------------------------------------------------
 
@@ -286,7 +249,7 @@ _NUMBER_WORDS = frozenset(_UNITS) | frozenset(_TENS) | frozenset(_SCALES) | froz
 
 _TOKEN = re.compile(
     r"(?P<number>\d+(?:[.,]\d+)*(?i:st|nd|rd|th|s)?(?![\w]))"
-    r"|(?P<acronym>(?:[A-Z]\.){2,})"
+    r"|(?P<acronym>\b(?:[A-Za-z]\.)+[A-Za-z]\b\.?)"  # U.S., F.C., l.a., D.C
     r"|(?P<word>[^\W\d_]+(?:'[^\W\d_]+)*|\w+)"
 )
 _DECADE_APOSTROPHE = re.compile(r"(\d0)\s*'s\b|'(\d0)s\b", re.IGNORECASE)
@@ -298,7 +261,8 @@ _TITLE_CUES = _words(
     Make Makes Its It Their His Her Your Our Who What Why How When Where Than"""
 )
 _QUESTION_WORDS = _words("Is Are Was Were Does Do Did Can Could Will Would Should Has Have Had")
-_ALIASES = {"US": "usa", "U.S.": "usa", "USA": "usa", "U.S.A.": "usa", "UK": "uk", "U.K.": "uk"}
+# "US" / "U.S." / "u.s." name one country; the pronoun "us" is never written in capitals mid-sentence.
+_ALIASES = {"us": "usa"}
 _CLITIC = re.compile(r"'(?:s|ve|re|ll|d|m)$", re.IGNORECASE)
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "`": "'", "“": '"', "”": '"'})
 
@@ -329,7 +293,11 @@ def _tokenize(text: str) -> list[_Token]:
         kind = match.lastgroup or "word"
         if kind == "word":
             surface = _CLITIC.sub("", surface)  # "who've" -> "who", "Obama's" -> "Obama"; "n't" stays
-        folded = _ALIASES.get(surface) or _fold(surface).replace(".", "")
+        folded = _fold(surface)
+        if kind == "acronym":
+            folded = folded.replace(".", "")
+        if kind == "acronym" or surface.isupper():
+            folded = _ALIASES.get(folded, folded)
         tokens.append(_Token(surface, folded, kind, sentence_start))
     return tokens
 
@@ -374,9 +342,7 @@ def _numbers(tokens: list[_Token]) -> tuple[set[str], set[int]]:
         elif word in _ORDINALS:
             found.add(str(_ORDINALS[word]))
             used.add(i)
-        elif word in _NUMBER_WORDS or (
-            word in ("a", "an") and i + 1 < len(tokens) and tokens[i + 1].folded in _SCALES
-        ):
+        elif word in _NUMBER_WORDS or (word in ("a", "an") and _next_is_scale(tokens, i)):
             total, current, j = 0, 0, i
             while j < len(tokens):
                 w = tokens[j].folded
@@ -411,7 +377,7 @@ def _next_is_scale(tokens: list[_Token], index: int) -> bool:
 def _negation_count(text: str, tokens: list[_Token]) -> int:
     folded = [t.folded for t in tokens]
     count = len(_NEGATION_PHRASES.findall(text))
-    has_neither = "neither" in folded
+    nor_count = 0
     for index, word in enumerate(folded):
         following = folded[index + 1] if index + 1 < len(folded) else ""
         previous = folded[index - 1] if index else ""
@@ -421,11 +387,13 @@ def _negation_count(text: str, tokens: list[_Token]) -> int:
             continue  # "whether or not"
         if word == "no" and following == "longer":
             continue  # counted by the phrase
-        if word == "nor" and has_neither:
-            continue  # "neither A nor B" is one negation
+        if word == "nor":
+            nor_count += 1
+            continue
         if word in _NEGATION_WORDS or word.endswith("n't"):
             count += 1
-    return count
+    # "nor" continues a negation ("neither A nor B", "cannot X, nor Y"); alone ("Nor is it ...") it is one.
+    return count if count else min(nor_count, 1)
 
 
 def _is_shouted(tokens: list[_Token]) -> bool:
@@ -454,7 +422,8 @@ def _entity_tokens(tokens: list[_Token]) -> set[str]:
         text = token.text
         if token.kind == "number" or not text[:1].isupper():
             continue
-        if token.folded in _STOPWORDS and text != "May":  # "born in May" names a month, "may" is a verb
+        # "born in May" names a month and "WHO" an agency, where "may" and "who" are function words.
+        if token.folded in _STOPWORDS and text != "May" and not (text.isupper() and len(text) > 1):
             continue
         if token.folded in _NEGATION_WORDS or token.folded in _NUMBER_WORDS:
             continue
@@ -598,25 +567,8 @@ def _has_near_synonym(word: str, others: frozenset[str]) -> bool:
         # Derivations share a stem: "assassinated" / "assassination", "guitar" / "guitarist".
         if word.startswith(other) or other.startswith(word):
             return True
-        # Spelling slips and variants: "bestt" / "best", "colour" / "color", "organise" / "organize".
-        if abs(len(other) - len(word)) <= 1 and _within_one_edit(word, other):
-            return True
+    # No generic edit distance: "county" / "country" is one edit and a different claim.
     return False
-
-
-def _within_one_edit(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    if len(a) > len(b):
-        a, b = b, a
-    if len(b) - len(a) > 1:
-        return False
-    i = 0
-    while i < len(a) and a[i] == b[i]:
-        i += 1
-    if len(a) == len(b):
-        return a[i + 1 :] == b[i + 1 :]
-    return a[i:] == b[i + 1 :]
 
 
 # In order: the first that fires names the reason.

@@ -112,7 +112,13 @@ def test_chat_noise_is_removed(normalizer: Normalizer, raw: str, expected: str) 
         ("Pi is 3.14 and a mile is 1,609 meters", "Pi is 3.14 and a mile is 1,609 meters."),
         # A real question stays a question; only a trivial "is it true that" one becomes a statement.
         ("Do vaccines cause autism?", "Do vaccines cause autism?"),
+        ("Do vaccines cause autism???", "Do vaccines cause autism?"),
+        ("Why is the sky blue?", "Why is the sky blue?"),
         ("is it true vaccines cause autism??", "Vaccines cause autism."),
+        ("Vaccines cause autism?", "Vaccines cause autism."),
+        # "I read that" is an opener; "I saw a UFO" is the claim itself.
+        ("I read that the WHO lied", "The WHO lied."),
+        ("I saw a UFO over Texas", "I saw a UFO over Texas."),
         # Openers that are really part of a name survive.
         ("Breaking Bad is a TV show", "Breaking Bad is a TV show."),
         ("PSA levels rise with age", "PSA levels rise with age."),
@@ -153,7 +159,7 @@ NOISE = {
     "shouting": "The Eiffel Tower is in Paris!!!",
     "ellipsis": "The Eiffel Tower is in Paris.....",
     "whitespace": "   The  Eiffel   Tower is\tin Paris   ",
-    "zero width": "The Eiffel\u200bTower\u200c is in Paris".replace("\u200bT", "\u200b Tower"[:0] + " T"),
+    "zero width": "The Eiffel\u200b Tower\u200c is in\u2060 Paris\ufeff",
     "trivial question": "Is it true that the Eiffel Tower is in Paris?",
     "everything": "OMG!!! fun fact:   they say that THE eiffel tower is in PARIS 🤯🤯 lol",
 }

@@ -6,7 +6,8 @@ hedges such as "they say that", emoji, shouting punctuation are noise to the emb
 is a claim's identity (its point id derives from it), so every noisy variant of one claim must produce the
 same key, while anything that can change the truth of a claim (negations, numbers, entities) is kept.
 
-All rules are regular expressions compiled once at import; a claim takes a few tens of microseconds.
+All rules are regular expressions compiled once at import: about 0.1-0.3 ms for an ordinary claim, a few ms
+at the 2,000-character limit.
 """
 
 from __future__ import annotations
@@ -23,6 +24,37 @@ def _words(text: str) -> frozenset[str]:
 
 
 # --- cleaning -------------------------------------------------------------------------------------------
+
+
+def _character_class(*categories: str, keep: str = "", extra: str = "") -> re.Pattern[str]:
+    """A regex class of every BMP character in the given Unicode categories (built once, at import).
+
+    One compiled class beats a per-character ``unicodedata.category`` loop by ~20x on ordinary claims.
+    """
+    ranges: list[tuple[int, int]] = []
+    for code in range(0x10000):
+        char = chr(code)
+        if unicodedata.category(char) in categories and char not in keep:
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1] = (ranges[-1][0], code)
+            else:
+                ranges.append((code, code))
+    body = "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges
+    )
+    return re.compile(f"[{body}{extra}]+")
+
+
+# Invisible characters: controls (but not the whitespace ones), zero-width and bidi marks, private use.
+_INVISIBLE = _character_class(
+    "Cc", "Cf", "Co", "Cs", "Cn", keep="\t\n\r\v\f", extra="\U000e0000-\U000e0fff\U000f0000-\U0010ffff"
+)
+# Pictographs left after the emoji ranges below (dingbat-like symbols); the degree sign is text.
+_PICTOGRAPH = _character_class("So", keep="°")
+_ASCII_PUNCTUATION = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if unicodedata.category(c)[0] == "P"}
+)
+_PUNCTUATION = _character_class("Pc", "Pd", "Ps", "Pe", "Pi", "Pf", "Po")
 
 # Emoji and pictographs. Removed before NFKC so "™" does not become the letters "TM".
 _EMOJI = re.compile(
@@ -51,7 +83,7 @@ _HANDLE_AT = re.compile(r"(?<![\w.])@(?=\w)")
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‛": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"'})
 _WHITESPACE = re.compile(r"\s+")
 # Tokenised corpora write "Teck 's son" and "music ." ; glue those back for a readable claim.
-_SPACE_BEFORE_PUNCT = re.compile(r"\s+(?=[.,;:!?%)\]}]|'s\b|n't\b)")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+(?=[.,;:!?%)\]}]|'s\b|n't\b)", re.IGNORECASE)
 _SPACE_AFTER_OPEN = re.compile(r"(?<=[(\[{])\s+")
 
 # Chat openers: removed wherever they start the claim, repeatedly ("omg did u know ...").
@@ -68,7 +100,9 @@ _CHAT_PREFIXES = (
     r"wow+",
     r"fyi",
     r"apparently",
-    r"i\s+(?:just\s+)?(?:heard|read|saw)(?:\s+(?:somewhere|online))?(?:\s+that)?",
+    r"i\s+(?:just\s+)?heard(?:\s+(?:somewhere|online))?(?:\s+that)?",
+    # "I read that ..." is an opener, "I read the report" is not.
+    r"i\s+(?:just\s+)?(?:read|saw)(?:\s+(?:somewhere|online)(?:\s+that)?|\s+that)",
     r"some(?:one|body)\s+told\s+me(?:\s+that)?",
     r"is\s+it\s+true\s+that",
     r"is\s+it\s+true",
@@ -100,12 +134,18 @@ _QUESTION_OPENER = re.compile(
     r"^(?:did\s+(?:u|you|ya|yall|y'all)\s+know|dyk|is\s+it\s+true|true\s+or\s+false|fact\s+or\s+fiction)",
     re.IGNORECASE,
 )
+_INTERROGATIVE_START = re.compile(
+    r"^(?:do|does|did|is|are|was|were|am|can|could|will|would|should|shall|has|have|had|may|might|must"
+    r"|who|whom|whose|what|when|where|why|which|how)(?:n't)?\b",
+    re.IGNORECASE,
+)
 _CHAT_SUFFIX = re.compile(
     r"[\s,]*\b(?:lol+|lmao+|rofl|(?:ha){2,}h?|smh|omg+|tbh|imo|imho)\W*$", re.IGNORECASE
 )
 
-_BANG_RUN = re.compile(r"\s*[!?]*![!?]*|\s*\?{2,}")  # any run containing "!", or "??"+
-_ELLIPSIS = re.compile(r"\s*(?:…|\.{2,})\s*")
+_SUFFIX_WINDOW = 40  # chat suffixes are short: look only at the tail (the loop strips repeats)
+_BANG_RUN = re.compile(r"[!?]*![!?]*|\?{2,}")  # any run containing "!", or "??"+
+_ELLIPSIS = re.compile(r"(?:…|\.{2,})\s*")
 _REPEATED_MARK = re.compile(r"([,;:])(?:\s*\1)+")
 _LEADING_JUNK = re.compile(r"^[\s,;:.!?…\-–—|*~]+")
 _TRAILING_JUNK = re.compile(r"[\s,;:.…\-–—|*~]+$")
@@ -166,6 +206,7 @@ _MONTH_RE = (
 _DAY_RE = r"\d{1,2}(?:st|nd|rd|th)?"
 _YEAR_RE = r"(?:1\d{3}|20\d{2})(?!\d)"
 _TEMPORAL = re.compile(
+    r"(?<![\w])(?:"  # only at a word start: fails fast inside words, which keeps long claims cheap
     r"(?P<date>"
     rf"\b{_MONTH_RE}\s+{_DAY_RE}(?:\s*,\s*|\s+){_YEAR_RE}"  # March 3, 2020
     rf"|\b{_DAY_RE}\s+(?:of\s+)?{_MONTH_RE}(?:\s*,\s*|\s+){_YEAR_RE}"  # 3 March 2020
@@ -188,7 +229,7 @@ _TEMPORAL = re.compile(
     r"|(?:last|this|next|past)\s+(?:week|weekend|month|year|decade|century|summer|winter|spring|fall|autumn)"
     r"|(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|several)\s+"
     r"(?:days?|weeks?|months?|years?|decades?|centuries)\s+ago"
-    r")\b)",
+    r")\b))",
     re.IGNORECASE,
 )
 # The IGNORECASE above would accept "may" the verb as a month; month-bearing matches must be capitalised.
@@ -253,7 +294,8 @@ def clean_text(raw_text: str) -> tuple[str, bool]:
     """The readable claim without noise, before its final period; and whether it was a trivial question."""
     text = _EMOJI.sub(" ", raw_text)
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(_clean_char(ch) for ch in text)
+    text = _INVISIBLE.sub("", text)
+    text = _PICTOGRAPH.sub(" ", text)
     text = text.translate(_QUOTES)
     text = _URL.sub(" ", text)
     text = _WHITESPACE.sub(" ", text).strip()
@@ -263,7 +305,7 @@ def clean_text(raw_text: str) -> tuple[str, bool]:
     text = _HANDLE_AT.sub("", text)
     text = _HASHTAG.sub("", text)
     text = _ELLIPSIS.sub(lambda m: ". " if m.end() < len(m.string) else ".", text)
-    text = _BANG_RUN.sub(lambda m: "" if m.end() == len(m.string) else ". ", text)
+    text = _BANG_RUN.sub(_end_bang_run, text)
     text = _REPEATED_MARK.sub(r"\1", text)
     text = _SPACE_BEFORE_PUNCT.sub("", text)
     text = _SPACE_AFTER_OPEN.sub("", text)
@@ -275,33 +317,34 @@ def clean_text(raw_text: str) -> tuple[str, bool]:
         if _QUESTION_OPENER.match(text):
             was_question = True
         stripped = _OPENER.sub("", text, count=1)
-        stripped = _CHAT_SUFFIX.sub("", stripped)
+        head, tail = stripped[:-_SUFFIX_WINDOW], stripped[-_SUFFIX_WINDOW:]
+        stripped = head + _CHAT_SUFFIX.sub("", tail)
         if stripped == text:
             break
         text = stripped
     return text, was_question
 
 
-def _clean_char(ch: str) -> str:
-    """Drop invisible characters (zero-width, controls, bidi marks); turn control whitespace into a space."""
-    if ch in "\t\n\r\v\f":
-        return " "
-    category = unicodedata.category(ch)
-    if category in ("Cc", "Cf", "Co", "Cs", "Cn"):
-        return ""
-    if category == "So" and ch != "°":  # remaining pictographs outside the emoji ranges
-        return " "
-    return ch
+def _end_bang_run(match: re.Match[str]) -> str:
+    """Mid-claim, a run of "!"/"?" ends a sentence; at the end it is dropped, keeping a question's "?"."""
+    if match.end() < len(match.string):
+        return ". "
+    return "?" if "?" in match.group() else ""
 
 
 def _finish_sentence(text: str, was_question: bool) -> str:
-    """One terminal mark: a period, or a "?" for a real question the rules cannot turn into a statement."""
+    """One terminal mark: a period, or a "?" for a real question the rules cannot turn into a statement.
+
+    A statement with a "?" ("Vaccines cause autism?") or a stripped "is it true that" is a trivial yes/no
+    question: it becomes the statement. An inverted question ("Do vaccines cause autism?") would need
+    grammar to turn around, so it stays a question.
+    """
     text = _TRAILING_JUNK.sub("", text)
     question = text.endswith("?")
     text = text.rstrip("?").rstrip()
     text = _TRAILING_JUNK.sub("", text)
     text = _capitalise_first(text)
-    if question and not was_question:
+    if question and not was_question and _INTERROGATIVE_START.match(text):
         return text + "?"
     return text + "."
 
@@ -320,11 +363,12 @@ def _capitalise_first(text: str) -> str:
 def comparison_key(normalized_text: str) -> str:
     """Casefolded, accent-free, punctuation-free form; numbers keep decimal points, lose thousands commas."""
     text = normalized_text.casefold()
-    text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    if not text.isascii():
+        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
     text = _THOUSANDS_COMMA.sub("", text)
     text = _DECIMAL_POINT.sub(_DECIMAL_PLACEHOLDER, text)
     text = _APOSTROPHE.sub("", text)
-    text = "".join(" " if unicodedata.category(ch).startswith("P") else ch for ch in text)
+    text = text.translate(_ASCII_PUNCTUATION) if text.isascii() else _PUNCTUATION.sub(" ", text)
     text = text.replace(_DECIMAL_PLACEHOLDER, ".")
     return _WHITESPACE.sub(" ", text).strip()
 
@@ -424,9 +468,8 @@ def _capitalised_spans(text: str) -> list[tuple[int, str]]:
         span_tokens = tokens[start_index : j + 1]
         i = j + 1
         words = [t.group() for t in span_tokens]
-        at_sentence_start = _SENTENCE_GAP.search(text[: span_tokens[0].start()]) is not None or not text[
-            : span_tokens[0].start()
-        ].strip(" \"'(")
+        gap_before = text[tokens[start_index - 1].end() : tokens[start_index].start()] if start_index else ""
+        at_sentence_start = start_index == 0 or _SENTENCE_GAP.search(gap_before) is not None
         # Trim function words and months from the edges: "On March 3" is no name, "The Eiffel Tower" is.
         lo, hi = 0, len(words)
         while lo < hi and _is_edge_filler(words[lo]):

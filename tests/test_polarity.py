@@ -1,0 +1,350 @@
+"""factmem.polarity: same claim, its negation, or a different claim."""
+
+from __future__ import annotations
+
+import pytest
+
+from factmem.polarity import ClaimRelation, claim_signature, compare_claims, stem
+
+# --- negation --------------------------------------------------------------------------------------------
+
+
+def test_spec_negation_example() -> None:
+    relation = compare_claims("Vaccines cause autism.", "Vaccines do not cause autism.")
+    assert relation == ClaimRelation("opposite", "negation differs")
+
+
+@pytest.mark.parametrize(
+    "negated",
+    [
+        "Vaccines do not cause autism.",
+        "Vaccines don't cause autism.",
+        "Vaccines doesn't cause autism.",
+        "Vaccines never cause autism.",
+        "Vaccines cannot cause autism.",
+        "Vaccines can't cause autism.",
+        "Vaccines can not cause autism.",
+        "Vaccines won't cause autism.",
+        "Vaccines no longer cause autism.",
+        "Vaccines failed to cause autism.",
+        "Vaccines have yet to cause autism.",
+        "It is false that vaccines cause autism.",
+        "No vaccines cause autism.",
+        "Vaccines don’t cause autism.",  # typographic apostrophe
+        "vaccines dont cause autism.",  # chat spelling
+    ],
+)
+def test_each_negation_cue_flips_polarity(negated: str) -> None:
+    assert compare_claims("Vaccines cause autism.", negated).kind == "opposite"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Penélope Cruz modelled for L'Oréal.", "Penélope Cruz refused to model for L'Oréal."),
+        ("Mary of Teck's son abdicated the throne.", "Mary of Teck's son never abdicated the throne."),
+        ("Croatia does not have a king.", "Croatia has a king."),
+        (
+            "Annette Badland appeared in Wizards vs Aliens.",
+            "Annette Badland was unable to appear in Wizards vs Aliens.",
+        ),
+        ("Nobody survived the crash.", "Everybody survived the crash."),
+        ("The suspect left without a trace.", "The suspect left a trace."),
+    ],
+)
+def test_negation_pairs_are_opposite(a: str, b: str) -> None:
+    assert compare_claims(a, b).kind == "opposite"
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # "not only" affirms.
+        ("Not only is Venus hot, it is also dry.", "Venus is hot, and it is also dry."),
+        ("Coffee is not only tasty but also healthy.", "Coffee is tasty and also healthy."),
+        # Double negation cancels.
+        ("It is not true that vaccines don't cause autism.", "Vaccines cause autism."),
+        ("Nobody never lies.", "Everybody lies."),
+        # "neither ... nor" is one negation.
+        ("Neither cats nor dogs can see colour.", "Cats cannot see colour, nor dogs."),
+        # "whether or not" asks, it does not deny.
+        ("Whether or not you like it, taxes rise in 2025.", "Taxes rise in 2025, whether you like it."),
+    ],
+)
+def test_negations_that_cancel_or_are_not_negations(a: str, b: str) -> None:
+    assert compare_claims(a, b).kind == "same"
+
+
+@pytest.mark.parametrize(
+    ("text", "negated"),
+    [
+        ("Vaccines cause autism.", False),
+        ("Vaccines do not cause autism.", True),
+        ("It is not true that vaccines don't cause autism.", False),
+        ("Not only is it hot, it is humid.", False),
+        ("Neither Paris nor Rome is the capital of Spain.", True),
+    ],
+)
+def test_negated_flag(text: str, negated: bool) -> None:
+    assert claim_signature(text).negated is negated
+
+
+# --- numbers ---------------------------------------------------------------------------------------------
+
+
+def test_spec_number_example() -> None:
+    relation = compare_claims(
+        "Apollo 11 landed on the Moon in 1969.", "Apollo 11 landed on the Moon in 1972."
+    )
+    assert relation == ClaimRelation("different", "number changed: 1969 vs 1972")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Ashton Kutcher was in two films in 2005.", "Ashton Kutcher was in three films in 2005."),
+        (
+            "The Closer's final season was its seventh season.",
+            "The Closer's final season was its eighth season.",
+        ),
+        ("Artpop sold 100,000 copies.", "Artpop sold 10,000 copies."),
+        ("Heavy metal was developed in the early 1970s.", "Heavy metal was developed in the early 1990s."),
+        ("Carlos Santana was born in the forties.", "Carlos Santana was born in the fifties."),
+        (
+            "Harold Macmillan was born on February 10, 1894.",
+            "Harold Macmillan was born on February 20, 1894.",
+        ),
+        # A number on one side only changes the claim too ("landed" vs "landed in 1972").
+        ("Apollo 11 landed on the Moon.", "Apollo 11 landed on the Moon in 1972."),
+        # Negation does not rescue a changed number.
+        ("The bridge is 300 meters long.", "The bridge is not 400 meters long."),
+    ],
+)
+def test_number_changes_are_different(a: str, b: str) -> None:
+    relation = compare_claims(a, b)
+    assert relation.kind == "different"
+    assert relation.reason.startswith("number changed")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("The city has 1,000 parks.", "The city has 1000 parks."),
+        ("The city has one thousand parks.", "The city has 1000 parks."),
+        ("The war lasted seven years.", "The war lasted 7 years."),
+        ("The ratio is 3.0.", "The ratio is 3."),
+        ("Twenty-one states voted.", "21 states voted."),
+        ("Its population is 1.5 million.", "Its population is 1,500,000."),
+        ("It was born on June 26th, 1980.", "It was born on June 26, 1980."),
+        ("Prices rose in the 1990's.", "Prices rose in the 1990s."),
+    ],
+)
+def test_number_spellings_are_the_same_number(a: str, b: str) -> None:
+    assert compare_claims(a, b).kind == "same"
+
+
+@pytest.mark.parametrize(
+    ("text", "numbers"),
+    [
+        ("Seven wonders and 1,000 ships.", {"7", "1000"}),
+        ("It weighs 3.50 kg, not 3.0 kg.", {"3.5", "3"}),
+        ("A hundred and five people.", {"105"}),
+        ("Two million people live there.", {"2000000"}),
+        ("The 1960s and the nineties.", {"1960s", "90s"}),
+        ("The third season aired on the 21st.", {"3", "21"}),
+    ],
+)
+def test_canonical_numbers(text: str, numbers: set[str]) -> None:
+    assert claim_signature(text).numbers == numbers
+
+
+# --- entities --------------------------------------------------------------------------------------------
+
+
+def test_spec_entity_example() -> None:
+    relation = compare_claims("The Eiffel Tower is in Paris.", "The Eiffel Tower is in Rome.")
+    assert relation == ClaimRelation("different", "entity changed: Paris vs Rome")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Poldark airs on BBC.", "Poldark airs on HBO."),
+        ("CBS is the network that aired The Millers.", "ABC is the network that aired The Millers."),
+        ("Mount Rushmore was created by Gutzon Borglum.", "Mount Rushmore was created by Tom Brady."),
+        ("Barack Obama was born in Hawaii.", "Barack Obama was born in Kenya."),
+        ("Danielle Cormack was born in December.", "Danielle Cormack was born in May."),
+    ],
+)
+def test_substituted_entities_are_different(a: str, b: str) -> None:
+    relation = compare_claims(a, b)
+    assert relation.kind == "different"
+    assert relation.reason.startswith("entity changed")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Obama was born in Hawaii.", "Barack Obama was born in Hawaii."),
+        ("The Eiffel Tower is in Paris.", "The Eiffel Tower is in Paris, France."),
+        ("Mozart wrote Don Giovanni.", "Wolfgang Amadeus Mozart wrote Don Giovanni."),
+        ("Trump won the election.", "Donald Trump won the election."),
+        ("The U.S. has 50 states.", "America has 50 states."),
+    ],
+)
+def test_added_detail_is_tolerated(a: str, b: str) -> None:
+    assert compare_claims(a, b).kind == "same"
+
+
+def test_entities_come_from_capitals_not_the_sentence_start() -> None:
+    signature = claim_signature("Vaccines given by the WHO reached Paris and New Delhi.")
+    assert signature.entities == {"who", "paris", "new", "delhi"}
+
+
+@pytest.mark.parametrize(
+    "shouted",
+    [
+        "THE EIFFEL TOWER STOOD IN PARIS.",
+        "the eiffel tower stood in paris.",
+        "Did The Eiffel Tower Stand In Paris?",  # a headline: capitals mark words, not names
+    ],
+)
+def test_case_noise_does_not_invent_entities(shouted: str) -> None:
+    assert compare_claims("The Eiffel Tower stood in Paris.", shouted).kind == "same"
+
+
+def test_lower_case_substitution_is_still_caught() -> None:
+    # No capitals, so no entity evidence: the content-word rule sees the swap.
+    relation = compare_claims("the eiffel tower is in paris.", "The Eiffel Tower is in Rome.")
+    assert relation.kind == "different"
+
+
+# --- antonyms --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "words"),
+    [
+        ("The Cretaceous ended.", "The Cretaceous began.", ("ended", "began")),
+        ("The show started in 2001.", "The show ended in 2001.", ("started", "ended")),
+        ("Crime increased in 2020.", "Crime decreased in 2020.", ("increased", "decreased")),
+        ("Prices rose last year.", "Prices fell last year.", ("rose", "fell")),
+        (
+            "Ingushetia was named after the split.",
+            "Ingushetia was named before the split.",
+            ("after", "before"),
+        ),
+        ("Elvis is alive.", "Elvis is dead.", ("alive", "dead")),
+        ("The Lakers won the final.", "The Lakers lost the final.", ("won", "lost")),
+        ("Cannabis is legal in Canada.", "Cannabis is illegal in Canada.", ("legal", "illegal")),
+        ("Tap water is safe to drink.", "Tap water is dangerous to drink.", ("safe", "dangerous")),
+        ("Smoking is allowed on trains.", "Smoking is banned on trains.", ("allowed", "banned")),
+        ("Valencia is the largest city.", "Valencia is the smallest city.", ("largest", "smallest")),
+        ("Humidity is higher at night.", "Humidity is lower at night.", ("higher", "lower")),
+        ("Tatum O'Neal had children.", "Tatum O'Neal is childless.", ("children", "childless")),
+        (
+            "Same Old Love is associated with Selena Gomez.",
+            "Same Old Love is disassociated from Selena Gomez.",
+            ("associated", "disassociated"),
+        ),
+    ],
+)
+def test_antonyms_are_different_not_opposite(a: str, b: str, words: tuple[str, str]) -> None:
+    relation = compare_claims(a, b)
+    assert relation.kind == "different"
+    assert relation.reason == f"antonym: {words[0]} vs {words[1]}"
+
+
+# --- content-word substitution ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        (
+            "Daggering is associated with the genre of dancehall music.",
+            "Daggering is associated with the genre of death metal.",
+        ),
+        ("Lost is a television series.", "Lost is a political party."),
+        ("Colin Kaepernick is a football player.", "Colin Kaepernick is a poker player."),
+        ("Java was formed by volcanic eruptions.", "Java was formed by earthquakes."),
+        ("Polar bears depend on the ocean for food.", "Polar bears depend on the land for food."),
+    ],
+)
+def test_swapped_content_words_are_different(a: str, b: str) -> None:
+    relation = compare_claims(a, b)
+    assert relation.kind == "different"
+    assert relation.reason.startswith("word changed")
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # Near-synonyms, derivations and spelling slips are rewordings.
+        ("Titanic is a 1997 film.", "Titanic is a 1997 movie."),
+        ("Cracking your knuckles causes arthritis.", "Cracking your knuckles leads to arthritis."),
+        (
+            "Bad Romance was one of the bestt-selling singles.",
+            "Bad Romance was one of the best-selling singles.",
+        ),
+        ("The colour of the sky is blue.", "The color of the sky is blue."),
+        (
+            "Hillary Clinton called for Assange to be assassinated.",
+            "Hillary Clinton called for the assassination of Assange.",
+        ),
+        # Words added on one side only are added detail.
+        ("The Eiffel Tower is in Paris.", "The Eiffel Tower is located in Paris."),
+        # Broad rewordings (more than two words each side) are left to the embedding.
+        (
+            "Bricks of cocaine washed up on the Florida coast after Hurricane Dorian.",
+            "After Hurricane Dorian, packages of cocaine were found floating ashore along Florida beaches.",
+        ),
+    ],
+)
+def test_rewordings_stay_the_same(a: str, b: str) -> None:
+    assert compare_claims(a, b).kind == "same"
+
+
+# --- noise and API ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "The Eiffel Tower is in Paris.",
+        "the eiffel tower is in paris.",
+        "THE EIFFEL TOWER IS IN PARIS.",
+        "The  Eiffel Tower is in Paris",
+    ],
+)
+def test_case_and_spacing_variants_are_the_same(variant: str) -> None:
+    assert compare_claims("The Eiffel Tower is in Paris.", variant) == ClaimRelation("same", "")
+
+
+def test_accepts_signatures_and_strings() -> None:
+    a = claim_signature("Vaccines cause autism.")
+    assert compare_claims(a, "Vaccines do not cause autism.").kind == "opposite"
+    assert compare_claims("Vaccines do not cause autism.", a).kind == "opposite"
+    assert compare_claims(a, a).kind == "same"
+
+
+def test_signature_is_hashable_and_cached() -> None:
+    first = claim_signature("Water boils at 100 degrees.")
+    assert claim_signature("Water boils at 100 degrees.") is first
+    assert hash(first) == hash(claim_signature("Water boils at 100 degrees."))
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("started", "start"),
+        ("starts", "start"),
+        ("starting", "start"),
+        ("modelled", "model"),
+        ("cities", "city"),
+        ("began", "begin"),
+        ("children", "child"),
+    ],
+)
+def test_stem(word: str, expected: str) -> None:
+    assert stem(word) == expected
