@@ -9,7 +9,12 @@ from __future__ import annotations
 import uvicorn
 
 from factmem.api.app import create_app
+from factmem.memory_monitor import limit_malloc_arenas
 from factmem.settings import get_settings
+
+# Before any worker thread exists: threads created later share these arenas instead of fragmenting new ones.
+if get_settings().malloc_arenas:
+    limit_malloc_arenas(get_settings().malloc_arenas)
 
 app = create_app()
 

@@ -53,7 +53,6 @@ SEED_CLAIMS = REPO_ROOT / "backend" / "src" / "data" / "seed_claims.jsonl"
 
 KINDS = ("repeat", "paraphrase", "new", "long", "bad")
 DEFAULT_MIX = {"repeat": 0.4, "paraphrase": 0.25, "new": 0.25, "long": 0.05, "bad": 0.05}
-GOOD_KINDS = frozenset(KINDS) - {"bad"}
 VERDICTS = frozenset({"True", "False", "Uncertain"})
 
 MAX_CLAIM_CHARS = 2_000  # the server's limit; "long" claims stay just under it
@@ -999,7 +998,7 @@ def plot(run: LoadRun, trend: MemoryTrend, limit_mb: float, verdict: Verdict, pa
     top.set_ylabel("MB")
     top.set_title(f"factmem memory under load: {'PASS' if verdict.passed else 'FAIL'}")
     top.set_ylim(bottom=0)
-    top.legend(loc="center right")
+    top.legend(loc="best")
     top.grid(alpha=0.3)
     done = sorted((r for r in run.results if r.outcome == "ok"), key=lambda r: r.completed)
     window = max(10, len(done) // 20)

@@ -348,3 +348,15 @@ def test_signature_is_hashable_and_cached() -> None:
 )
 def test_stem(word: str, expected: str) -> None:
     assert stem(word) == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "asked"),
+    [
+        ("Renato Balestra was born in Trieste.", "Renato Balestra was born outside of Trieste."),
+        ("Veeram is an Indian Tamil film.", "Veeram is something other than an Indian Tamil film."),
+        ("The album is a success.", "The album is anything but a success."),
+    ],
+)
+def test_exclusions_deny_the_claim(stored: str, asked: str) -> None:
+    assert compare_claims(stored, asked).kind == "opposite"

@@ -86,7 +86,10 @@ _NEGATION_WORDS = _words(
 )  # the second line: chat spelling without the apostrophe
 _NEGATION_PHRASES = re.compile(
     r"\b(?:no\s+longer|(?:refus|fail)(?:e|es|ed|ing|s)?\s+to|unable\s+to|incapable\s+of"
-    r"|(?:has|have|had|is|are|was|were)\s+yet\s+to|(?:is|was|it's)\s+false\s+that)\b",
+    r"|(?:has|have|had|is|are|was|were)\s+yet\s+to|(?:is|was|it's)\s+false\s+that"
+    # Exclusions that deny the claim they wrap ("born outside of Trieste", "something other than a film");
+    # found as cache hits on FEVER contrast pairs by scripts/eval_memory.py.
+    r"|other\s+than|outside\s+of|anything\s+but)\b",
     re.IGNORECASE,
 )
 # Pairs whose substitution changes the claim. "different", never "opposite": an antonym says nothing certain

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
 
     # --- reasoning ---
     strong_match_similarity: float = Field(0.85, ge=0.0, le=1.0)
-    min_evidence_similarity: float = Field(0.55, ge=0.0, le=1.0)
+    min_evidence_similarity: float = Field(0.70, ge=0.0, le=1.0)
     uncertain_below_confidence: float = Field(0.5, ge=0.0, le=1.0)
     opposite_polarity_confidence_factor: float = Field(0.8, ge=0.0, le=1.0)
 
@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     memory_soft_fraction: float = Field(0.80, gt=0.0, le=1.0)
     memory_hard_fraction: float = Field(0.95, gt=0.0, le=1.5)
     retry_after_s: int = Field(5, ge=1, le=600)
+    malloc_arenas: int = Field(2, ge=0, le=64)
 
     # --- admin ---
     admin_api_key: SecretStr | None = None

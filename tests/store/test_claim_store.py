@@ -102,6 +102,17 @@ def test_wrong_vector_size_is_a_store_error(store_factory: StoreFactory) -> None
         store.upsert([PointWrite(id=claim_point_id("x"), vector=np.zeros(3, dtype=np.float32), payload={})])
 
 
+def test_delete_removes_points_and_ignores_unknown_ids(
+    store_factory: StoreFactory, embedder: Embedder
+) -> None:
+    store = store_factory("claims")
+    point = _point(embedder, "Chameleons change colour to match their surroundings.")
+    store.upsert([point, _point(embedder, "Ostriches bury their heads in sand.")])
+    store.delete([point.id, claim_point_id("never stored")])
+    assert store.count() == 1
+    assert store.retrieve([point.id]) == []
+
+
 def test_missing_ids_are_absent(store_factory: StoreFactory) -> None:
     assert store_factory("claims").retrieve([claim_point_id("never stored")]) == []
 

@@ -30,7 +30,7 @@ from factmem.agents.base import (
 @dataclass(frozen=True)
 class ReasoningPolicy:
     strong_match_similarity: float = 0.85
-    min_evidence_similarity: float = 0.55
+    min_evidence_similarity: float = 0.70
     uncertain_below_confidence: float = 0.5
     opposite_polarity_factor: float = 0.8
 

@@ -66,6 +66,10 @@ class ClaimStore(Protocol):
         """Merge fields into a point's payload."""
         ...
 
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove points by id; unknown ids are ignored."""
+        ...
+
     def count(self, *, first_seen_since: float | None = None) -> int:
         """Number of points, optionally only those first seen at or after a Unix time."""
         ...

@@ -155,6 +155,12 @@ class EdgeClaimStore:
         with _engine_errors("set_payload"):
             self._shard.update(qe.UpdateOperation.set_payload([point_id], payload))
 
+    def delete(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        with _engine_errors("delete"):
+            self._shard.update(qe.UpdateOperation.delete_points(list(ids)))
+
     def count(self, *, first_seen_since: float | None = None) -> int:
         query_filter = None
         if first_seen_since is not None:

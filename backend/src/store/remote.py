@@ -145,6 +145,13 @@ class QdrantServerClaimStore:
         with self._errors("set_payload"):
             self._client.set_payload(self.name, payload=payload, points=[point_id], wait=True)
 
+    def delete(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        selector = self._models.PointIdsList(points=list(ids))
+        with self._errors("delete"):
+            self._client.delete(self.name, points_selector=selector, wait=True)
+
     def count(self, *, first_seen_since: float | None = None) -> int:
         models = self._models
         count_filter = None
