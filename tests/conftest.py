@@ -137,14 +137,14 @@ def start_server(data_dir: Path, log_path: Path, **env: str) -> RunningServer:
     environment = {k: v for k, v in os.environ.items() if k not in _FACTMEM_ENV}
     environment |= {"HOST": "127.0.0.1", "PORT": str(port), "DATA_DIR": str(data_dir), "LOG_LEVEL": "info"}
     environment |= env
-    log_file = log_path.open("ab")
-    process = subprocess.Popen(
-        [sys.executable, str(REPO_ROOT / "backend" / "api_server.py")],
-        cwd=REPO_ROOT,
-        env=environment,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-    )
+    with log_path.open("ab") as log_file:  # the child keeps its own copy of the descriptor
+        process = subprocess.Popen(
+            [sys.executable, str(REPO_ROOT / "backend" / "api_server.py")],
+            cwd=REPO_ROOT,
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
     server = RunningServer(f"http://127.0.0.1:{port}", data_dir, process, log_path)
     deadline = time.monotonic() + 120
     with httpx.Client(timeout=2.0) as http:

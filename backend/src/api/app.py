@@ -9,12 +9,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from factmem import __version__
-from factmem.api import memory, operations, verify
+from factmem.api import memory, observability, operations, verify
 from factmem.api.errors import install_error_handlers
 from factmem.api.middleware import RequestContextMiddleware
+from factmem.api.observability import MetricsMiddleware
 from factmem.api.service import Service
 from factmem.logging_setup import configure_logging
 from factmem.memory_monitor import log_memory_usage
+from factmem.metrics import Metrics
 from factmem.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -28,8 +30,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log_memory_usage("startup", logger, limit_mb=settings.memory_limit_mb)
-        service = Service(settings)
+        metrics = Metrics(
+            memory_limit_mb=settings.memory_limit_mb,
+            store_backend="qdrant-server" if settings.uses_remote_qdrant else "qdrant-edge",
+        )
+        app.state.metrics = metrics
+        service = Service(settings, observer=metrics)
         app.state.service = service
+        metrics.watch(service)
         service.open()
         try:
             yield
@@ -44,8 +52,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware)  # outermost: also times the 413s answered by the one above
     install_error_handlers(app)
     app.include_router(operations.router)
+    app.include_router(observability.router)
     app.include_router(verify.router)
     app.include_router(memory.router)
     return app

@@ -23,8 +23,10 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 def get_ready_pipeline(service: ServiceDep) -> VerificationPipeline:
     """The pipeline, once warm-up is done; before that a 503 the client can retry."""
     if service.startup_error is not None:
+        service.record_shed("startup_failed")
         raise OverloadedError("service failed to start; see the server log", service.settings.retry_after_s)
     if not service.ready.is_set() or service.pipeline is None:
+        service.record_shed("warming_up")
         raise OverloadedError("service is warming up (loading the model)", service.settings.retry_after_s)
     return service.pipeline
 

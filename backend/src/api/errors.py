@@ -46,7 +46,15 @@ def _describe_validation(errors: list[dict[str, Any]]) -> tuple[int, Any]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        status, detail = _describe_validation(list(exc.errors()))
+        errors = list(exc.errors())
+        content_type = request.headers.get("content-type", "")
+        body_error = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in errors)
+        if body_error and "json" not in content_type.lower():
+            # FastAPI parses a body as JSON only when it is declared so; say that, not "not a dictionary".
+            got = content_type or "no content type"
+            detail = f"send the body as JSON with 'Content-Type: application/json' (got {got!r})"
+            return error_response(request, 415, detail)
+        status, detail = _describe_validation(errors)
         return error_response(request, status, detail)
 
     @app.exception_handler(InputError)

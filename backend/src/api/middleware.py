@@ -1,4 +1,4 @@
-"""ASGI middleware: a request id on every request and response, and a hard cap on body size.
+"""ASGI middleware: a request id on every request, response and error log line; a hard cap on body size.
 
 Written as plain ASGI (not ``BaseHTTPMiddleware``) so it adds microseconds, streams bodies without buffering
 them, and can refuse an oversized body before the application reads it into memory.
@@ -7,6 +7,7 @@ them, and can refuse an oversized body before the application reads it into memo
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 
@@ -14,6 +15,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from factmem.logging_setup import request_id_var
+
+logger = logging.getLogger(__name__)
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -63,11 +66,11 @@ class RequestContextMiddleware:
         request_id = incoming if incoming and _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
-        too_large = {"status": 413, "body": {"detail": f"request body over {self.max_body_bytes} bytes"}}
+        too_large = {"detail": f"request body over {self.max_body_bytes} bytes", "request_id": request_id}
         try:
             declared = _header(scope, b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-                await _send_json(send, 413, too_large["body"] | {"request_id": request_id}, request_id)
+                await _send_json(send, 413, too_large, request_id)
                 return
 
             received = 0
@@ -94,6 +97,17 @@ class RequestContextMiddleware:
                 await self.app(scope, limited_receive, send_with_id)
             except _BodyTooLarge:
                 if not response_started:
-                    await _send_json(send, 413, too_large["body"] | {"request_id": request_id}, request_id)
+                    await _send_json(send, 413, too_large, request_id)
+            except Exception:
+                # Handled here, not in Starlette's outermost error middleware, so the log line and the
+                # response both carry this request's id; the client sees no internals.
+                logger.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+                if response_started:
+                    raise
+                body = {
+                    "detail": "internal error; quote the request_id when reporting it",
+                    "request_id": request_id,
+                }
+                await _send_json(send, 500, body, request_id)
         finally:
             request_id_var.reset(token)

@@ -69,6 +69,6 @@ async def ready(service: ServiceDep) -> JSONResponse:
         return JSONResponse({"ready": False, "reason": "startup failed; see the server log"}, 503)
     if not service.ready.is_set():
         return JSONResponse({"ready": False, "reason": "loading the embedding model and the memory"}, 503)
-    if service.guard.shedding:
+    if service.guard.check().over_hard:
         return JSONResponse({"ready": False, "reason": "shedding load: memory above the hard threshold"}, 503)
     return JSONResponse({"ready": True})

@@ -14,7 +14,7 @@ import time
 from factmem.embeddings import MINILM_INT8, get_shared_embedding_model, is_embedding_model_loaded
 from factmem.ingest import seed_if_empty
 from factmem.logging_setup import redact_url
-from factmem.memory_guard import GuardPolicy, MemoryGuard
+from factmem.memory_guard import GuardObserver, GuardPolicy, MemoryGuard
 from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings
 from factmem.store import ClaimStore, open_store
@@ -26,8 +26,9 @@ INDEX_BUILD_MIN_UNINDEXED = 20_000
 
 
 class Service:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, observer: GuardObserver | None = None) -> None:
         self.settings = settings
+        self.observer = observer  # metrics: told about cleanups and refused requests
         self.started_at = time.monotonic()
         self.ready = threading.Event()
         self.startup_error: str | None = None
@@ -42,7 +43,8 @@ class Service:
                 hard_fraction=settings.memory_hard_fraction,
                 cleanup_every=settings.memory_cleanup_every,
                 retry_after_s=settings.retry_after_s,
-            )
+            ),
+            observer=observer,
         )
         self.verify_slots = threading.BoundedSemaphore(settings.max_concurrent_requests)
         self._warmup: threading.Thread | None = None
@@ -85,6 +87,11 @@ class Service:
             self.startup_error = f"{type(exc).__name__}: {exc}"
             logger.exception("warm-up failed")
 
+    def record_shed(self, reason: str) -> None:
+        """Count a request refused for ``reason`` (the guard reports its own memory sheds)."""
+        if self.observer is not None:
+            self.observer.request_shed(reason)
+
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self.ready.wait(timeout)
 
@@ -98,7 +105,8 @@ class Service:
 
     def close(self) -> None:
         if self._warmup is not None:
-            self._warmup.join(timeout=120)
+            # A warm-up still loading the model is a daemon thread: do not hold a SIGTERM hostage to it.
+            self._warmup.join(timeout=5)
         for store in (self.claim_store, self.evidence_store):
             if store is not None:
                 try:

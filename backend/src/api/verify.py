@@ -27,6 +27,7 @@ router = APIRouter(tags=["verification"])
 def _verify_slot(service: Service) -> Iterator[None]:
     """At most ``MAX_CONCURRENT_REQUESTS`` verifications at once; beyond that, 503 instead of a queue."""
     if not service.verify_slots.acquire(blocking=False):
+        service.record_shed("concurrency")
         raise OverloadedError(
             "too many concurrent verifications; retry shortly", service.settings.retry_after_s
         )
@@ -93,6 +94,7 @@ def verify(
     service.guard.admit()
     with _verify_slot(service):
         verification = pipeline.verify(body.raw_text)
+    request.state.outcome = "cache_hit" if verification.cache_hit else "cache_miss"  # for the metrics
     if service.guard.after_request():
         background.add_task(service.guard.cleanup, "periodic")
     return to_response(verification, request_id_of(request))

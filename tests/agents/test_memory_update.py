@@ -1,0 +1,187 @@
+"""The memory-update agent on both store backends: dedup, verdict precedence, retries and concurrent counts.
+
+Claims are normalized, embedded and retrieved by the real agents; only the verdict is chosen by the test,
+and the boundary tests hand the updater a match with an exact similarity.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from factmem.agents.base import MemoryWrite, NormalizedClaim, Retrieval, Verdict, VerificationResult
+from factmem.pipeline import VerificationPipeline
+
+
+def result(verdict: Verdict, confidence: float) -> VerificationResult:
+    return VerificationResult(
+        verdict=verdict, confidence=confidence, reasoning="test", explanation=f"{verdict} at {confidence}"
+    )
+
+
+def retrieve(pipeline: VerificationPipeline, text: str) -> tuple[NormalizedClaim, Retrieval]:
+    claim = pipeline.normalizer.normalize(text)
+    return claim, pipeline.retriever.retrieve(claim)
+
+
+def update(pipeline: VerificationPipeline, text: str, verdict: Verdict, confidence: float) -> MemoryWrite:
+    claim, retrieval = retrieve(pipeline, text)
+    return pipeline.memory_updater.update(claim, retrieval, result(verdict, confidence))
+
+
+def stored(pipeline: VerificationPipeline, point_id: str) -> dict[str, Any]:
+    (point,) = pipeline.claim_store.retrieve([point_id])
+    return point.payload
+
+
+# --- dedup ---
+
+
+def test_first_verification_inserts_then_the_same_claim_increments(pipeline: VerificationPipeline) -> None:
+    first = update(pipeline, "The Harbor of Quillon freezes over every winter.", "Uncertain", 0.0)
+    assert first.inserted and first.seen_count == 1
+
+    second = update(
+        pipeline, "did u know the harbor of quillon freezes over every winter!!!", "Uncertain", 0.0
+    )
+
+    assert (second.id, second.inserted, second.seen_count) == (first.id, False, 2)
+    assert pipeline.claim_store.count() == 1
+    payload = stored(pipeline, first.id)
+    assert payload["seen_count"] == 2
+    assert payload["last_seen"] >= payload["first_seen"]
+
+
+def test_near_duplicate_with_the_same_polarity_updates_the_existing_record(
+    pipeline: VerificationPipeline,
+) -> None:
+    first = update(pipeline, "Vaccines given to children cannot cause autism.", "Uncertain", 0.0)
+    claim, retrieval = retrieve(pipeline, "Vaccines given to children do not cause autism.")
+    (match,) = retrieval.matches
+    assert match.id == first.id and match.relation == "same" and match.similarity >= 0.90, match
+    assert claim.comparison_key != stored(pipeline, first.id)["comparison_key"]
+
+    write = pipeline.memory_updater.update(claim, retrieval, result("Uncertain", 0.0))
+
+    assert (write.id, write.inserted, write.seen_count) == (first.id, False, 2)
+    assert pipeline.claim_store.count() == 1
+
+
+def test_opposite_polarity_inserts_a_separate_record(pipeline: VerificationPipeline) -> None:
+    first = update(pipeline, "Sound travels faster in water than in air.", "True", 0.9)
+    claim, retrieval = retrieve(pipeline, "Sound does not travel faster in water than in air.")
+    (match,) = retrieval.matches
+    assert match.relation == "opposite" and match.similarity >= 0.90, (
+        "close enough to be deduplicated otherwise"
+    )
+
+    write = pipeline.memory_updater.update(claim, retrieval, result("False", 0.7))
+
+    assert write.inserted and write.id != first.id
+    assert pipeline.claim_store.count() == 2
+    assert stored(pipeline, first.id)["seen_count"] == 1
+    assert stored(pipeline, first.id)["verdict"] == "True"
+    assert stored(pipeline, write.id)["verdict"] == "False"
+
+
+# (similarity, relation, whether the update lands on the existing record)
+DEDUP_CASES = (
+    (0.90, "same", True),
+    (0.8999, "same", False),
+    (0.99, "opposite", False),
+    (0.99, "different", False),
+)
+
+
+def test_dedup_needs_the_threshold_and_the_same_polarity(pipeline: VerificationPipeline) -> None:
+    mills = ("Tellwick", "Ambershaw", "Corrowdale", "Fenmarsh")
+    for mill, (similarity, relation, deduplicated) in zip(mills, DEDUP_CASES, strict=True):
+        existing = update(pipeline, f"The {mill} Mill ground flour for 300 years.", "Uncertain", 0.0)
+        claim, retrieval = retrieve(pipeline, f"The {mill} watermill milled grain for three centuries.")
+        (found,) = [m for m in retrieval.matches if m.id == existing.id]
+        # The model's own score is whatever it is; pin it to the boundary under test.
+        pinned = dataclasses.replace(
+            found, similarity=similarity, time_decayed_score=similarity, relation=relation
+        )
+        retrieval = dataclasses.replace(retrieval, matches=(pinned,), cache_hit=None)
+        count = pipeline.claim_store.count()
+
+        write = pipeline.memory_updater.update(claim, retrieval, result("Uncertain", 0.0))
+
+        case = (similarity, relation)
+        assert (write.id == existing.id) is deduplicated, case
+        assert write.inserted is not deduplicated, case
+        assert stored(pipeline, existing.id)["seen_count"] == (2 if deduplicated else 1), case
+        assert pipeline.claim_store.count() == count + (0 if deduplicated else 1), case
+
+
+# --- which verdict is kept ---
+
+TEXT = "The Orrin Aqueduct carried water for 40 kilometres."
+
+
+def test_the_more_confident_verdict_is_kept(pipeline: VerificationPipeline) -> None:
+    first = update(pipeline, TEXT, "True", 0.6)
+
+    update(pipeline, TEXT, "False", 0.9)
+    assert (stored(pipeline, first.id)["verdict"], stored(pipeline, first.id)["confidence"]) == ("False", 0.9)
+    assert stored(pipeline, first.id)["explanation"] == "False at 0.9"
+
+    update(pipeline, TEXT, "True", 0.7)
+    payload = stored(pipeline, first.id)
+    assert (payload["verdict"], payload["confidence"], payload["seen_count"]) == ("False", 0.9, 3)
+    assert pipeline.claim_store.count() == 1
+
+
+def test_a_decided_verdict_replaces_a_stored_uncertain(pipeline: VerificationPipeline) -> None:
+    first = update(pipeline, TEXT, "Uncertain", 0.45)
+    update(pipeline, TEXT, "True", 0.2)  # less confident, but decided
+    payload = stored(pipeline, first.id)
+    assert (payload["verdict"], payload["confidence"], payload["seen_count"]) == ("True", 0.2, 2)
+
+
+def test_an_uncertain_verdict_never_replaces_a_decided_one(pipeline: VerificationPipeline) -> None:
+    first = update(pipeline, TEXT, "False", 0.5)
+    update(pipeline, TEXT, "Uncertain", 0.99)
+    payload = stored(pipeline, first.id)
+    assert (payload["verdict"], payload["confidence"], payload["seen_count"]) == ("False", 0.5, 2)
+    assert payload["explanation"] == "False at 0.5"
+
+
+# --- retries and concurrency ---
+
+
+def test_a_retried_update_does_not_duplicate(pipeline: VerificationPipeline) -> None:
+    """A retry carries the retrieval made before the first write: it saw no match, yet must not insert."""
+    claim, retrieval = retrieve(pipeline, TEXT)
+    assert retrieval.matches == ()
+
+    first = pipeline.memory_updater.update(claim, retrieval, result("Uncertain", 0.0))
+    retried = pipeline.memory_updater.update(claim, retrieval, result("Uncertain", 0.0))
+
+    assert first.inserted and not retried.inserted
+    assert retried.id == first.id and retried.seen_count == 2
+    assert pipeline.claim_store.count() == 1
+
+
+def test_concurrent_updates_of_one_claim_lose_no_count(pipeline: VerificationPipeline) -> None:
+    first = update(pipeline, TEXT, "Uncertain", 0.0)
+    claim, retrieval = retrieve(pipeline, TEXT)
+    threads, per_thread = 16, 10
+    barrier = threading.Barrier(threads)
+
+    def work(_: int) -> list[int]:
+        barrier.wait()
+        return [
+            pipeline.memory_updater.update(claim, retrieval, result("Uncertain", 0.0)).seen_count
+            for _ in range(per_thread)
+        ]
+
+    with ThreadPoolExecutor(threads) as pool:
+        counts = [count for batch in pool.map(work, range(threads)) for count in batch]
+
+    assert stored(pipeline, first.id)["seen_count"] == 1 + threads * per_thread == 161
+    assert sorted(counts) == list(range(2, 162)), "each update saw a distinct count"
+    assert pipeline.claim_store.count() == 1

@@ -1,0 +1,147 @@
+"""``python -m factmem`` as an operator runs it: a subprocess with ``DATA_DIR`` set, on files written here.
+
+The tests of this module share one data directory, so the model is converted once, and each test uses its
+own collections (``CLAIMS_COLLECTION``/``EVIDENCE_COLLECTION``) so their stores stay apart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CLAIMS_JSONL = [
+    {
+        "claim": "The Harbor of Quillon freezes over every winter.",
+        "verdict": "true",
+        "explanation": "Harbour records.",
+        "source_url": "https://example.org/quillon",
+        "source_reliability": 0.9,
+        "date": "2024-02-01",
+    },
+    {"claim": "The Tellwick Mill ground flour for 300 years.", "verdict": "False"},
+    {"claim": "The Ambershaw Bridge has nine arches.", "verdict": "Maybe"},  # bad verdict
+    {"claim": "!!!", "verdict": "True"},  # no letters
+    {"claim": "Corrowdale Abbey was founded in 1132.", "verdict": "Uncertain", "source": "County history"},
+]
+
+CLAIMS_CSV = """claim,verdict,explanation,source_url,source_reliability,date
+The Fenmarsh lock was rebuilt in 1911.,True,Lock keeper's log.,https://example.org/fenmarsh,0.8,2023-05-01
+The Fenmarsh canal is 90 kilometres long.,False,Survey of 1920.,,0.7,
+"The Fenmarsh ferry, like the canal, closed in 1950.",True,,,,
+The Fenmarsh tunnel is haunted.,True,Local legend.,ftp://example.org/not-http,0.5,
+"""
+
+PASSAGES_JSONL = [
+    {"text": "The Harbor of Quillon is ice-bound from December to March.", "source": "Port almanac"},
+    {"text": "Corrowdale Abbey's charter is dated 1132.", "source_url": "https://example.org/abbey"},
+    {"text": "too short"},  # 9 characters: under the 10 a passage needs
+]
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli-data")
+
+
+def factmem(data_dir: Path, cwd: Path, *args: str, collection: str) -> subprocess.CompletedProcess[str]:
+    """Run the CLI; ``cwd`` is a clean directory so no developer ``.env`` is read."""
+    env = os.environ | {
+        "DATA_DIR": str(data_dir),
+        "CLAIMS_COLLECTION": f"{collection}_claims",
+        "EVIDENCE_COLLECTION": f"{collection}_evidence",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "factmem", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def report_of(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def stats_of(data_dir: Path, cwd: Path, collection: str) -> dict[str, Any]:
+    run = factmem(data_dir, cwd, "stats", collection=collection)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)
+
+
+def test_ingest_jsonl_reports_inserted_and_rejected_rows(data_dir: Path, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "claims.jsonl", CLAIMS_JSONL)
+
+    report = report_of(factmem(data_dir, tmp_path, "ingest", str(path), collection="jsonl"))
+
+    assert (report["inserted"], report["updated"]) == (3, 0)
+    assert len(report["rejected"]) == 2
+    assert any("line 3" in r and "verdict" in r for r in report["rejected"])
+    assert any("no letters" in r for r in report["rejected"])
+    assert stats_of(data_dir, tmp_path, "jsonl") == {"backend": "qdrant-edge", "claims": 3, "evidence": 0}
+
+
+def test_re_ingesting_a_csv_reports_updated_not_inserted(data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text(CLAIMS_CSV, encoding="utf-8")
+
+    first = report_of(factmem(data_dir, tmp_path, "ingest", str(path), collection="csv"))
+    assert (first["inserted"], first["updated"]) == (3, 0)
+    assert len(first["rejected"]) == 1 and "line 5" in first["rejected"][0] and "http" in first["rejected"][0]
+
+    second = report_of(factmem(data_dir, tmp_path, "ingest", str(path), "--no-index", collection="csv"))
+    assert (second["inserted"], second["updated"]) == (0, 3)
+    assert second["rejected"] == first["rejected"]
+    assert stats_of(data_dir, tmp_path, "csv")["claims"] == 3
+
+
+def test_ingest_evidence_then_stats(data_dir: Path, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "passages.jsonl", PASSAGES_JSONL)
+
+    report = report_of(factmem(data_dir, tmp_path, "ingest-evidence", str(path), collection="evidence"))
+
+    assert (report["inserted"], report["updated"]) == (2, 0)
+    assert len(report["rejected"]) == 1 and "line 3" in report["rejected"][0]
+    assert stats_of(data_dir, tmp_path, "evidence") == {"backend": "qdrant-edge", "claims": 0, "evidence": 2}
+
+
+def test_missing_file_exits_2_with_a_message(data_dir: Path, tmp_path: Path) -> None:
+    run = factmem(data_dir, tmp_path, "ingest", str(tmp_path / "nope.jsonl"), collection="missing")
+    assert run.returncode == 2
+    assert "no such file" in run.stderr and "nope.jsonl" in run.stderr
+    assert run.stdout == ""
+
+
+def test_unsupported_format_exits_2_with_a_message(data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "claims.txt"
+    path.write_text("The Harbor of Quillon freezes over every winter.\n", encoding="utf-8")
+    run = factmem(data_dir, tmp_path, "ingest", str(path), collection="txt")
+    assert run.returncode == 2
+    assert "unsupported format" in run.stderr and ".jsonl or .csv" in run.stderr
+
+
+def test_file_with_only_bad_rows_exits_1(data_dir: Path, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "bad.jsonl", [{"claim": "x", "verdict": "True"}, {"verdict": "False"}])
+    run = factmem(data_dir, tmp_path, "ingest", str(path), "--no-index", collection="bad")
+    assert run.returncode == 1
+    report = json.loads(run.stdout)
+    assert (report["inserted"], report["updated"], len(report["rejected"])) == (0, 0, 2)
+
+
+def test_no_command_is_a_usage_error(data_dir: Path, tmp_path: Path) -> None:
+    run = factmem(data_dir, tmp_path, collection="usage")
+    assert run.returncode == 2
+    assert "usage" in run.stderr
