@@ -131,7 +131,15 @@ class RunningServer:
         return self.process.returncode
 
 
-def start_server(data_dir: Path, log_path: Path, **env: str) -> RunningServer:
+def _is_up(http: httpx.Client, url: str, wait_for: str) -> bool:
+    if wait_for == "ready":
+        return http.get(f"{url}/ready").status_code == 200
+    # "warm": warm-up finished, whether or not the server is ready to take traffic (it may be shedding).
+    response = http.get(f"{url}/health")
+    return response.status_code == 200 and bool(response.json().get("started"))
+
+
+def start_server(data_dir: Path, log_path: Path, wait_for: str = "ready", **env: str) -> RunningServer:
     """Start ``backend/api_server.py`` and wait until ``/ready`` (the README's way of running it)."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in _FACTMEM_ENV}
@@ -152,7 +160,7 @@ def start_server(data_dir: Path, log_path: Path, **env: str) -> RunningServer:
             if process.poll() is not None:
                 raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()[-4000:]}")
             try:
-                if http.get(f"{server.url}/ready").status_code == 200:
+                if _is_up(http, server.url, wait_for):
                     return server
             except httpx.TransportError:
                 pass

@@ -50,7 +50,8 @@ async def health(service: ServiceDep) -> dict[str, Any]:
         "memory_percent": round(usage.percent, 1) if usage.percent is not None else None,
         "memory_limit_mb": check.limit_mb,
         **{k: v for k, v in usage.as_dict().items() if k not in {"rss_mb", "percent", "limit_mb"}},
-        "ready": service.ready.is_set(),
+        "started": service.ready.is_set(),  # warm-up done: model loaded, memory seeded, index built
+        "ready": service.ready.is_set() and not check.over_hard,  # what /ready answers
         "shedding": check.over_hard,
         "model_loaded": service.model_loaded,
         "store_backend": service.claim_store.backend if service.claim_store else None,
