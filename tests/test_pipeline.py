@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from factmem.agents.memory_update import LOCAL_SOURCE
-from factmem.errors import InputError
+from factmem.errors import EmbeddingError, InputError
 from factmem.ingest import CuratedClaim, EvidencePassageIn, ingest_claims, ingest_evidence
 from factmem.pipeline import VerificationPipeline
 
@@ -149,3 +149,13 @@ def test_unusable_text_raises_input_error_and_stores_nothing(
     assert counting.calls == [], "rejected before the model runs"
     assert [(p.id, p.payload["seen_count"]) for p in pipeline.claim_store.top_by_seen_count(10)] == before
     assert pipeline.claim_store.count() == 1
+
+
+def test_a_memory_embedded_by_another_model_is_refused(
+    pipeline: VerificationPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pipeline.verify("The Danube flows through four European capitals.")
+    pipeline.check_stored_vectors()  # same model: fine
+    monkeypatch.setattr(pipeline.embedder, "model_id", "factmem/other-model:fp32-matmul:000000000000")
+    with pytest.raises(EmbeddingError, match="re-ingest"):
+        pipeline.check_stored_vectors()

@@ -116,6 +116,7 @@ class Embedder:
             in ``model_dir/runtime-int8/``; same vectors); ``False`` runs the shipped file as it is.
         int8_matmul: with ``runtime_int8``, also keep the MatMul weights int8 (dynamic quantization of the
             activations): less memory, different vectors (another ``model_id``).
+        max_concurrent_calls: model calls allowed to run at once across threads (the others wait).
 
     Raises:
         EmbeddingError: the model files are missing or corrupt, or the conversion or load failed.
@@ -132,8 +133,12 @@ class Embedder:
         runtime_int8: bool = True,
         int8_matmul: bool = False,
         max_batch_tokens: int = 256,
+        max_concurrent_calls: int = 2,
     ) -> None:
         self.description = description
+        # Each running call holds its activations (~35 MB for a 256-token text); on a small machine more
+        # calls at once only queue for the same cores while multiplying that memory.
+        self._call_slots = threading.BoundedSemaphore(max_concurrent_calls)
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.runtime_int8 = runtime_int8
@@ -172,7 +177,8 @@ class Embedder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for batch in self._batches(texts):
             try:
-                vectors = list(self._model.embed([texts[i] for i in batch], batch_size=len(batch)))
+                with self._call_slots:
+                    vectors = list(self._model.embed([texts[i] for i in batch], batch_size=len(batch)))
             except Exception as exc:
                 raise EmbeddingError(f"embedding failed: {exc}") from exc
             out[batch] = np.asarray(vectors, dtype=np.float32)
@@ -267,9 +273,9 @@ def get_shared_embedding_model(settings: Settings | None = None) -> Embedder:
                 threads=settings.embedding_threads,
                 cpu_arena=settings.embedding_cpu_arena,
                 batch_size=settings.embedding_batch_size,
-                # EMBEDDING_RUNTIME_INT8 / EMBEDDING_INT8_MATMUL once the settings exist; defaults until then.
-                runtime_int8=getattr(settings, "embedding_runtime_int8", True),
-                int8_matmul=getattr(settings, "embedding_int8_matmul", False),
+                runtime_int8=settings.embedding_runtime_int8,
+                int8_matmul=settings.embedding_int8_matmul,
+                max_concurrent_calls=settings.embedding_concurrency,
             )
             logger.info("embedding model loaded id=%s seconds=%.2f", _shared.model_id, _shared.load_seconds)
         return _shared

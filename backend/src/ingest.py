@@ -177,6 +177,7 @@ def _ingest_claim_batch(
             source_reliability=item.source_reliability,
             source_date=item.date.isoformat() if item.date else None,
             origin=origin,
+            embedding_model=pipeline.embedder.model_id,
         )
         previous = existing.get(point_id)
         if previous is not None:
@@ -205,7 +206,7 @@ def ingest_evidence(
         known = {p.id for p in pipeline.evidence_store.retrieve(ids)}
         writes = {}
         for passage, point_id, vector in zip(batch, ids, vectors, strict=True):
-            payload = passage.model_dump()
+            payload = passage.model_dump() | {"embedding_model": pipeline.embedder.model_id}
             payload["source"] = passage.source or (
                 urlparse(passage.source_url).hostname if passage.source_url else "operator"
             )

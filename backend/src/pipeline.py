@@ -28,6 +28,7 @@ from factmem.agents.normalizer import Normalizer
 from factmem.agents.reasoner import LocalReasoner, ReasoningPolicy
 from factmem.agents.retriever import RetrievalPolicy, Retriever
 from factmem.embeddings import Embedder, get_shared_embedding_model
+from factmem.errors import EmbeddingError
 from factmem.settings import Settings
 from factmem.store.base import ClaimStore
 from factmem.time_decay import utc_now
@@ -140,9 +141,25 @@ class VerificationPipeline:
         return self._agent(
             "memory_update",
             lambda: MemoryUpdater(
-                self.claim_store, dedup_similarity=self.settings.dedup_similarity_threshold
+                self.claim_store,
+                dedup_similarity=self.settings.dedup_similarity_threshold,
+                embedding_model=self.embedder.model_id,
             ),
         )
+
+    def check_stored_vectors(self) -> None:
+        """Refuse to serve a memory embedded by a different model: its similarities would be meaningless.
+
+        Every stored claim records the ``model_id`` of the embedder that wrote it; one sample is enough,
+        since the whole memory is written by the one model of the process.
+        """
+        for point in self.claim_store.top_by_seen_count(1):
+            stored = point.payload.get("embedding_model")
+            if stored and stored != self.embedder.model_id:
+                raise EmbeddingError(
+                    f"collection {self.claim_store.name!r} was embedded with {stored}, but this server runs "
+                    f"{self.embedder.model_id}; restore the embedding settings or re-ingest the data"
+                )
 
     def warm_up(self) -> None:
         """Build every agent (and load the model) before the first request needs them."""

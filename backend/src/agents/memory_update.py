@@ -47,6 +47,7 @@ def new_claim_payload(
     source_date: str | None = None,
     origin: str = "verified",
     seen_count: int = 1,
+    embedding_model: str = "",
 ) -> dict[str, Any]:
     """The payload of a new claim record; the single definition of the stored schema."""
     stamp = to_iso(now)
@@ -66,6 +67,7 @@ def new_claim_payload(
         "entities": list(claim.entities),
         "temporal_markers": list(claim.temporal_markers),
         "origin": origin,
+        "embedding_model": embedding_model,
         "seen_count": seen_count,
         "first_seen": stamp,
         "first_seen_ts": now.timestamp(),
@@ -87,8 +89,9 @@ def _is_better(result: VerificationResult, stored: dict[str, Any]) -> bool:
 class MemoryUpdater:
     name = "memory_update"
 
-    def __init__(self, store: ClaimStore, dedup_similarity: float = 0.90) -> None:
+    def __init__(self, store: ClaimStore, dedup_similarity: float = 0.90, embedding_model: str = "") -> None:
         self._store = store
+        self._embedding_model = embedding_model
         self._dedup_similarity = dedup_similarity
         self._locks = StripedLocks()
 
@@ -107,7 +110,9 @@ class MemoryUpdater:
             existing = self._store.retrieve([point_id])
             if existing:
                 return self._increment(point_id, existing[0].payload, result, now)
-            payload = new_claim_payload(claim, result, now=now, source=LOCAL_SOURCE)
+            payload = new_claim_payload(
+                claim, result, now=now, source=LOCAL_SOURCE, embedding_model=self._embedding_model
+            )
             self._store.upsert([PointWrite(id=point_id, vector=retrieval.vector, payload=payload)])
             return MemoryWrite(id=point_id, inserted=True, seen_count=1, timestamp=payload["timestamp"])
 

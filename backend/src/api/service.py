@@ -72,6 +72,7 @@ class Service:
         try:
             started = time.perf_counter()
             self.pipeline.warm_up()
+            self.pipeline.check_stored_vectors()
             self.model_load_seconds = time.perf_counter() - started
             if self.settings.seed_on_empty:
                 seed_if_empty(self.pipeline, self.settings.seed_file)
