@@ -76,10 +76,28 @@ def test_each_verification_embeds_the_claim_exactly_once(
     counting = CountingEmbed(pipeline.embedder.embed)
     monkeypatch.setattr(pipeline.embedder, "embed", counting)
 
+    embedded: set[str] = set()
     for text in CLAIMS:
         counting.calls.clear()
         verification = pipeline.verify(text)
-        assert counting.calls == [[verification.claim.normalized_text]], text
+        normalized = verification.claim.normalized_text
+        # Once per request, and not at all for a text already embedded (the vector cache).
+        expected = [] if normalized in embedded else [[normalized]]
+        assert counting.calls == expected, text
+        embedded.add(normalized)
+
+
+def test_a_repeated_claim_reuses_its_vector(
+    pipeline: VerificationPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Noise variants normalize to one text, which is embedded once across requests (bounded LRU)."""
+    counting = CountingEmbed(pipeline.embedder.embed)
+    monkeypatch.setattr(pipeline.embedder, "embed", counting)
+    first = pipeline.verify("The Tellwick Mill ground flour for 300 years.")
+    again = pipeline.verify("did u know THE TELLWICK MILL ground flour for 300 years!!!")
+    assert len(counting.calls) == 1
+    assert np.array_equal(first.retrieval.vector, again.retrieval.vector)
+    assert again.write.id == first.write.id and again.write.seen_count == 2
 
 
 def test_stored_curated_claim_is_a_cache_hit(pipeline: VerificationPipeline) -> None:

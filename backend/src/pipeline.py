@@ -114,6 +114,13 @@ class VerificationPipeline:
             cache_similarity=s.cache_similarity_threshold,
             cache_max_age_days=s.cache_max_age_days,
             decay_sigma_days=s.decay_sigma_days,
+            relation_floor=min(
+                s.min_evidence_similarity,
+                s.cache_similarity_threshold,
+                s.dedup_similarity_threshold,
+                s.strong_match_similarity,
+            ),
+            vector_cache_size=s.vector_cache_size,
         )
         return self._agent("retriever", lambda: Retriever(self.claim_store, self.embedder, policy))
 

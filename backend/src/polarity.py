@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Literal
 
-RelationKind = Literal["same", "opposite", "different"]
+RelationKind = Literal["same", "opposite", "different", "unrelated"]
 
 
 def _words(text: str) -> frozenset[str]:

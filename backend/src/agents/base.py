@@ -51,7 +51,8 @@ class MemoryMatch:
     age_days: float
     seen_count: int
     timestamp: str
-    #: "same", "opposite" or "different" (see factmem.polarity).
+    #: "same", "opposite" or "different" (see factmem.polarity), or "unrelated" below the similarity at which
+    #: any agent would look at polarity (not computed).
     relation: str
     relation_reason: str
 

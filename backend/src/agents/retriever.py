@@ -8,6 +8,9 @@ therefore needs high similarity, a recent verdict that is not Uncertain, and the
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +29,40 @@ class RetrievalPolicy:
     cache_similarity: float = 0.85
     cache_max_age_days: float = 30.0
     decay_sigma_days: float = 90.0
+    #: Below this similarity no agent looks at a match's polarity, so it is not computed ("unrelated").
+    relation_floor: float = 0.70
+    #: Vectors of recently seen normalized claims kept for repeats (bounded; 0 turns it off).
+    vector_cache_size: int = 1024
+
+
+class VectorCache:
+    """A small LRU of claim vectors: a viral claim repeated a thousand times is embedded once.
+
+    Bounded by entries (384 float32 = 1.5 KB each, ~1.5 MB at 1,024), keyed by the normalized text in lower
+    case: the model is uncased (its tokenizer lower-cases first), so a hit returns the vector it would compute.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get_or_compute(self, text: str, compute: Callable[[str], np.ndarray]) -> np.ndarray:
+        if self._size <= 0:
+            return compute(text)
+        key = text.lower()
+        with self._lock:
+            vector = self._vectors.get(key)
+            if vector is not None:
+                self._vectors.move_to_end(key)
+                return vector
+        vector = compute(text)
+        vector.setflags(write=False)  # shared between requests: nobody may modify it in place
+        with self._lock:
+            self._vectors[key] = vector
+            while len(self._vectors) > self._size:
+                self._vectors.popitem(last=False)
+        return vector
 
 
 class Retriever:
@@ -35,11 +72,12 @@ class Retriever:
         self._store = store
         self._embedder = embedder
         self.policy = policy
+        self._vectors = VectorCache(policy.vector_cache_size)
 
     def retrieve(self, claim: NormalizedClaim, *, now: datetime | None = None) -> Retrieval:
         """Embed the claim once, search the memory, score matches and pick a cache hit if there is one."""
         now = now or utc_now()
-        vector = self._embedder.embed_one(claim.normalized_text)
+        vector = self._vectors.get_or_compute(claim.normalized_text, self._embedder.embed_one)
         points = self._store.search(vector, self.policy.top_k)
         signature = claim_signature(claim.normalized_text)
         matches = [self._to_match(point, claim, signature, now) for point in points]
@@ -54,6 +92,9 @@ class Retriever:
         age = age_days(float(payload.get("timestamp_ts", now.timestamp())), now)
         if payload.get("comparison_key") == claim.comparison_key:
             relation = ClaimRelation(kind="same", reason="identical after normalization")
+        elif similarity < self.policy.relation_floor:
+            floor = self.policy.relation_floor
+            relation = ClaimRelation(kind="unrelated", reason=f"similarity below {floor}")
         else:
             relation = compare_claims(signature, str(payload.get("claim_text", "")))
         return MemoryMatch(
