@@ -38,8 +38,9 @@ class RetrievalPolicy:
 class VectorCache:
     """A small LRU of claim vectors: a viral claim repeated a thousand times is embedded once.
 
-    Bounded by entries (384 float32 = 1.5 KB each, ~1.5 MB at 1,024), keyed by the normalized text in lower
-    case: the model is uncased (its tokenizer lower-cases first), so a hit returns the vector it would compute.
+    Bounded by entries (384 float32 = 1.5 KB each, ~1.5 MB at 1,024), keyed by the normalized text in
+    lower case: the model is uncased (its tokenizer lower-cases first), so a hit returns the vector it would
+    compute.
     """
 
     def __init__(self, size: int) -> None:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 
 from factmem import __version__
@@ -30,6 +31,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log_memory_usage("startup", logger, limit_mb=settings.memory_limit_mb)
+        # Sync routes run on AnyIO's thread pool (40 threads by default). Verifications beyond the slot limit
+        # are refused anyway, so a few more threads than slots serve the other sync routes; fewer threads
+        # mean fewer stacks and less GIL contention with the event loop that answers /health.
+        to_thread.current_default_thread_limiter().total_tokens = settings.max_concurrent_requests + 4
         metrics = Metrics(
             memory_limit_mb=settings.memory_limit_mb,
             store_backend="qdrant-server" if settings.uses_remote_qdrant else "qdrant-edge",
