@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from factmem.agents.reasoner import LocalReasoner
+from factmem.agents.retriever import Retriever
 from factmem.embeddings import MINILM_INT8, Embedder, assemble_model_dir
 from factmem.ingest import CuratedClaim, ingest_claims
 from factmem.pipeline import VerificationPipeline
@@ -149,6 +150,10 @@ def reasoner_tradeoff(eval_dir: Path, embedder: Embedder, workdir: Path) -> dict
         items.append(("paraphrase", row["matched_claim"], "False", row["query"]))
     counts = {(kind, floor): [0, 0] for kind in ("contrast", "paraphrase") for floor in floors}
     pipeline = make_pipeline(workdir, embedder, "tradeoff")
+    # Polarity for every match, so that floors below the service's relation floor are measured too.
+    retriever = Retriever(
+        pipeline.claim_store, embedder, replace(pipeline.retriever.policy, relation_floor=0.0)
+    )
     for index, (kind, stored, verdict, asked) in enumerate(items):
         if len(stored.strip()) < 12:
             continue
@@ -157,7 +162,7 @@ def reasoner_tradeoff(eval_dir: Path, embedder: Embedder, workdir: Path) -> dict
         )
         del store_id
         claim = pipeline.normalizer.normalize(asked)
-        retrieval = pipeline.retriever.retrieve(claim)
+        retrieval = retriever.retrieve(claim)
         retrieval = replace(retrieval, matches=tuple(m for m in retrieval.matches if m.verdict == verdict))
         for floor in floors:
             policy = replace(pipeline.reasoner.policy, min_evidence_similarity=floor)

@@ -71,6 +71,12 @@ def test_uncertain_match_never_transfers() -> None:
     assert reason(match("Uncertain", 0.99)).verdict == "Uncertain"
 
 
+@pytest.mark.parametrize("relation", ["different", "unrelated"])
+def test_claims_that_are_not_this_one_or_its_negation_do_not_vote(relation: str) -> None:
+    result = reason(match("False", 0.80, relation), match("False", 0.78, relation, match_id="b"))
+    assert result.verdict == "Uncertain"
+
+
 def test_different_claims_do_not_vote() -> None:
     """A changed number or entity makes a claim different: its verdict says nothing about this one."""
     result = reason(match("True", 0.97, "different"), match("True", 0.9, "different", match_id="b"))

@@ -94,7 +94,11 @@ class LocalReasoner:
         votes: dict[str, float] = {"True": 0.0, "False": 0.0}
         voters: list[MemoryMatch] = []
         for match in matches:
-            if match.similarity < self.policy.min_evidence_similarity or match.relation == "different":
+            # Only a claim that is this one, or its negation, says something about this one's truth.
+            if match.similarity < self.policy.min_evidence_similarity or match.relation not in {
+                "same",
+                "opposite",
+            }:
                 continue
             verdict = match.verdict if match.relation == "same" else opposite_verdict(match.verdict)
             weight = match.similarity * match.source_reliability * _decay_factor(match) * match.confidence
