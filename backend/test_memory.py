@@ -47,6 +47,8 @@ from urllib.parse import urlsplit
 import httpx
 from tqdm import tqdm
 
+from factmem.settings import Settings
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVER_SCRIPT = REPO_ROOT / "backend" / "api_server.py"
 SEED_CLAIMS = REPO_ROOT / "backend" / "src" / "data" / "seed_claims.jsonl"
@@ -70,22 +72,7 @@ MIN_SLOPE_SAMPLES = 3
 
 # Variables the started server must not inherit: a developer's QDRANT_URL would send synthetic claims to a
 # real shared store, and a stray PORT or DATA_DIR would point the server somewhere else.
-_SERVER_ENV = frozenset(
-    {
-        "HOST",
-        "PORT",
-        "DATA_DIR",
-        "QDRANT_URL",
-        "QDRANT_API_KEY",
-        "ADMIN_API_KEY",
-        "MEMORY_LIMIT_MB",
-        "MEMORY_CLEANUP_EVERY",
-        "SEED_ON_EMPTY",
-        "SEED_FILE",
-        "LOG_LEVEL",
-        "MAX_CONCURRENT_REQUESTS",
-    }
-)
+_SERVER_ENV = frozenset(name.upper() for name in Settings.model_fields)  # all of the service's settings
 
 BUILTIN_CLAIMS = (
     "The Earth orbits the Sun.",

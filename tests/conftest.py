@@ -29,25 +29,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"
 ADMIN_KEY = "test-admin-key-0123456789"
 
-_FACTMEM_ENV = (
-    "HOST",
-    "PORT",
-    "DATA_DIR",
-    "QDRANT_URL",
-    "QDRANT_API_KEY",
-    "ADMIN_API_KEY",
-    "MEMORY_LIMIT_MB",
-    "MEMORY_CLEANUP_EVERY",
-    "SEED_ON_EMPTY",
-    "SEED_FILE",
-    "LOG_LEVEL",
-    "MAX_CONCURRENT_REQUESTS",
-    "TOP_K",
-    "EMBEDDING_RUNTIME_INT8",
-    "EMBEDDING_INT8_MATMUL",
-    "EMBEDDING_CONCURRENCY",
-    "MALLOC_ARENAS",
-)
+# Every variable the service reads: tests never inherit a developer's or CI's settings.
+_FACTMEM_ENV = tuple(name.upper() for name in Settings.model_fields)
 
 
 @pytest.fixture(autouse=True)
