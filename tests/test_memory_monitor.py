@@ -186,7 +186,10 @@ def test_setting_overrides_cgroup(tree: str) -> None:
     assert usage.limit_source == "setting"
     assert usage.limit_mb == pytest.approx(400.0)
     assert usage.percent == pytest.approx(RSS_MB / 400.0 * 100)
-    assert usage.available_mb == pytest.approx(400.0 - 304.0)
+    # With a container limit its usage counts; without one the cgroup may hold other processes, so only
+    # this process's RSS is charged against the setting.
+    expected_available = 400.0 - 304.0 if tree == "v2_limit" else 400.0 - RSS_MB
+    assert usage.available_mb == pytest.approx(expected_available)
     expected_container_limit = 512.0 if tree == "v2_limit" else None
     assert usage.container_limit_mb == expected_container_limit
 
@@ -198,10 +201,16 @@ def test_stricter_container_limit_beats_the_setting() -> None:
     assert usage.limit_mb == pytest.approx(512.0)
 
 
-def test_setting_without_cgroup_uses_meminfo_for_available(tmp_path: Path) -> None:
+def test_setting_without_cgroup_counts_this_process_for_available(tmp_path: Path) -> None:
     usage = get_memory_usage(512.0, proc=str(PROC), cgroup_root=str(tmp_path / "nothing"))
     assert usage.limit_source == "setting"
     assert usage.container_usage_mb is None
+    assert usage.available_mb == pytest.approx(512.0 - RSS_MB)
+
+
+def test_no_limit_at_all_uses_meminfo_for_available(tmp_path: Path) -> None:
+    usage = get_memory_usage(None, proc=str(PROC), cgroup_root=str(tmp_path / "nothing"))
+    assert usage.limit_source == "none"
     assert usage.available_mb == pytest.approx(MEM_AVAILABLE_MB)
 
 

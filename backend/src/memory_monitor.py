@@ -69,7 +69,9 @@ class MemoryUsage:
     limit_mb: float | None  # effective limit (setting, else cgroup v2, else cgroup v1)
     limit_source: str  # "setting" | "cgroup_v2" | "cgroup_v1" | "none"
     percent: float | None  # rss_mb / limit_mb * 100
-    available_mb: float | None  # limit - container usage, else MemAvailable
+    #: limit - container usage in a limited container; limit - RSS when only the setting limits; else
+    #: MemAvailable.
+    available_mb: float | None
     container_usage_mb: float | None  # cgroup v2 memory.current / v1 memory.usage_in_bytes
     container_limit_mb: float | None  # the cgroup's own limit; None for "max"/unlimited
     oom_events: int | None  # cgroup v2 memory.events "oom"
@@ -168,8 +170,12 @@ def get_memory_usage(
         limit_source = "none"
 
     percent = rss_mb / effective_limit * 100.0 if effective_limit and rss_kb is not None else None
-    if effective_limit is not None and container_usage_mb is not None:
+    if effective_limit is not None and container_usage_mb is not None and container_limit_mb is not None:
+        # In a limited container its usage is what the limit applies to.
         available_mb: float | None = max(0.0, effective_limit - container_usage_mb)
+    elif effective_limit is not None:
+        # No container limit: the cgroup may hold other processes (a shared host), so count this one only.
+        available_mb = max(0.0, effective_limit - rss_mb)
     else:
         available_mb = _read_mem_available_mb(proc)
 
