@@ -6,6 +6,7 @@ shard on disk and qdrant-client's in-process mode, and ``server`` is uvicorn on 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import httpx
 import pytest
@@ -84,6 +86,16 @@ def pipeline(
     claims = store_factory(settings.claims_collection)
     evidence = store_factory(settings.evidence_collection)
     return VerificationPipeline(settings, claims, evidence, lambda: embedder)
+
+
+def load_backend_script(filename: str, module_name: str) -> ModuleType:
+    """Import a command-line script of ``backend/`` (not a package module) so its functions can be tested."""
+    spec = importlib.util.spec_from_file_location(module_name, REPO_ROOT / "backend" / filename)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
+    spec.loader.exec_module(module)
+    return module
 
 
 def free_port() -> int:

@@ -6,34 +6,23 @@ Like the load tool, the script is a command, not a package module, so it is impo
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
 from factmem.agents.normalizer import Normalizer
 from factmem.ingest import CuratedClaim
+from tests.conftest import REPO_ROOT, load_backend_script
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "backend" / "benchmark.py"
 
 
-def _load_benchmark() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("factmem_benchmark", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load_benchmark()
+bench = load_backend_script("benchmark.py", "factmem_benchmark")
 
 
 # --- targets ---

@@ -6,30 +6,20 @@ it exactly as a user would (``--start-server``) against the real ``backend/api_s
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO_ROOT, load_backend_script
+
 SCRIPT = REPO_ROOT / "backend" / "test_memory.py"
 
 
-def _load_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("factmem_load_tool", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
-
-
-tool = _load_tool()
+tool = load_backend_script("test_memory.py", "factmem_load_tool")
 BASE = list(tool.BUILTIN_CLAIMS)
 
 
