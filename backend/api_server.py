@@ -9,12 +9,13 @@ from __future__ import annotations
 import uvicorn
 
 from factmem.api.app import create_app
-from factmem.memory_monitor import limit_malloc_arenas
+from factmem.memory_monitor import limit_malloc_arenas, set_malloc_mmap_threshold
 from factmem.settings import get_settings
 
-# Before any worker thread exists: threads created later share these arenas instead of fragmenting new ones.
-if get_settings().malloc_arenas:
-    limit_malloc_arenas(get_settings().malloc_arenas)
+# Before any worker thread exists: threads created later share these arenas instead of fragmenting new ones,
+# and the model's large activation buffers go back to the OS when freed instead of staying in the heap.
+limit_malloc_arenas(get_settings().malloc_arenas)
+set_malloc_mmap_threshold(get_settings().malloc_mmap_threshold_kb)
 
 app = create_app()
 

@@ -201,7 +201,9 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="factmem-eval-") as tmp:
         workdir = Path(tmp)
-        embedder = Embedder(assemble_model_dir(workdir / "model"))
+        # the EMBEDDING_* settings of the environment: measure the variant the service would run
+        embedder = Embedder.from_settings(Settings(_env_file=None), assemble_model_dir(workdir / "model"))  # type: ignore[call-arg]
+        print(f"embedder {embedder.model_id}", file=sys.stderr)
         report: dict[str, object] = {}
         if "tradeoff" in args.parts:
             report["reasoner_tradeoff"] = reasoner_tradeoff(args.eval_dir, embedder, workdir)

@@ -38,24 +38,30 @@ def cos(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def int8_matmul(model_dir: Path) -> Embedder:
-    return Embedder(model_dir, int8_matmul=True)
+def fp32_matmul(model_dir: Path) -> Embedder:
+    return Embedder(model_dir, int8_matmul=False)
 
 
-def test_default_embedder_runs_the_rewritten_model(embedder: Embedder) -> None:
+@pytest.fixture(scope="module")
+def int8_matmul(embedder: Embedder) -> Embedder:
+    return embedder
+
+
+def test_default_embedder_keeps_every_weight_int8(embedder: Embedder) -> None:
     assert embedder.runtime_int8
     assert embedder.model_path.parent.parent.name == "runtime-int8"
-    assert embedder.model_path.parent.name.endswith(f"-v{CONVERTER_VERSION}-fp32")
+    assert embedder.model_path.parent.name.endswith(f"-v{CONVERTER_VERSION}-uint8")
+    assert embedder.model_id.startswith(f"{MINILM_INT8.name}:dynamic-int8-matmul-v{CONVERTER_VERSION}:")
 
 
 def test_int8_embedding_tables_give_the_same_vectors_and_model_id(
-    embedder: Embedder, dequantized: Embedder, int8_matmul: Embedder
+    fp32_matmul: Embedder, dequantized: Embedder, int8_matmul: Embedder
 ) -> None:
     """Gathering int8 rows is exact: stored vectors stay valid. Int8 MatMuls change them (another id)."""
-    np.testing.assert_array_equal(embedder.embed(SENTENCES), dequantized.embed(SENTENCES))
-    assert embedder.model_id == dequantized.model_id
-    assert embedder.model_id.startswith(f"{MINILM_INT8.name}:fp32-matmul:")
-    assert int8_matmul.model_id.startswith(f"{MINILM_INT8.name}:dynamic-int8-matmul-v{CONVERTER_VERSION}:")
+    np.testing.assert_array_equal(fp32_matmul.embed(SENTENCES), dequantized.embed(SENTENCES))
+    assert fp32_matmul.model_id == dequantized.model_id
+    assert fp32_matmul.model_id.startswith(f"{MINILM_INT8.name}:fp32-matmul:")
+    assert int8_matmul.model_id != fp32_matmul.model_id
 
 
 def test_loads_offline_without_touching_the_hub(tmp_path: Path) -> None:
@@ -74,7 +80,7 @@ def test_loads_offline_without_touching_the_hub(tmp_path: Path) -> None:
         from factmem.embeddings import Embedder, assemble_model_dir
 
         target = Path(sys.argv[1])
-        for options in ({"runtime_int8": False}, {}, {"int8_matmul": True}):
+        for options in ({"runtime_int8": False}, {"int8_matmul": False}, {}):
             vector = Embedder(assemble_model_dir(target), **options).embed_one("offline")
             assert vector.shape == (384,)
         print("ok")
@@ -94,11 +100,11 @@ def test_loads_offline_without_touching_the_hub(tmp_path: Path) -> None:
     assert not (tmp_path / "hf").exists()
 
 
-@pytest.mark.parametrize("variant", ["default", "dequantized", "int8-matmul"])
+@pytest.mark.parametrize("variant", ["default", "dequantized", "fp32-matmul"])
 def test_vectors_are_unit_length_384_and_deterministic(
-    variant: str, embedder: Embedder, dequantized: Embedder, int8_matmul: Embedder
+    variant: str, embedder: Embedder, dequantized: Embedder, fp32_matmul: Embedder
 ) -> None:
-    model = {"default": embedder, "dequantized": dequantized, "int8-matmul": int8_matmul}[variant]
+    model = {"default": embedder, "dequantized": dequantized, "fp32-matmul": fp32_matmul}[variant]
     first = model.embed(SENTENCES)
     assert first.shape == (len(SENTENCES), 384) and first.dtype == np.float32
     assert model.dim == 384
@@ -127,7 +133,14 @@ def test_int8_matmul_stays_close_to_the_shipped_model(int8_matmul: Embedder, deq
     assert similarity.min() >= 0.98, similarity
 
 
-def test_batches_stay_bounded_and_keep_order(embedder: Embedder) -> None:
+def test_int8_matmul_vectors_do_not_depend_on_batch_neighbours(embedder: Embedder) -> None:
+    together = embedder.embed(["a short claim", "word " * 300])
+    np.testing.assert_array_equal(together[0], embedder.embed_one("a short claim"))
+    assert embedder.batch_size == 1
+
+
+def test_batches_stay_bounded_and_keep_order(fp32_matmul: Embedder) -> None:
+    embedder = fp32_matmul
     texts = ["short claim"] * 20 + ["word " * 600] * 3 + ["a medium length claim " * 8]
     batches = embedder._batches(texts)
     assert sorted(i for batch in batches for i in batch) == list(range(len(texts)))
@@ -138,12 +151,12 @@ def test_batches_stay_bounded_and_keep_order(embedder: Embedder) -> None:
     np.testing.assert_allclose(vectors[0], embedder.embed_one(texts[0]), atol=1e-5)
 
 
-def test_converted_model_is_cached_and_reused(model_dir: Path, embedder: Embedder) -> None:
+def test_converted_model_is_cached_and_reused(model_dir: Path, fp32_matmul: Embedder) -> None:
     source = (model_dir / "model.onnx").resolve()
     converted = runtime_int8_model(source, model_dir / "runtime-int8")
     assert converted.name == "model.onnx" and f"-v{CONVERTER_VERSION}-" in converted.parent.name
     stamp = converted.stat().st_mtime_ns
-    again = Embedder(model_dir)
+    again = Embedder(model_dir, int8_matmul=False)
     assert again.model_path == converted
     assert converted.stat().st_mtime_ns == stamp  # not converted a second time
     # A damaged cached file no longer matches its sidecar hash and is converted again.

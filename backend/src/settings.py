@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     claims_collection: str = "factmem_claims"
     evidence_collection: str = "factmem_evidence"
     seed_on_empty: bool = True
+    edge_wal: bool = False
+    edge_flush_interval_s: float = Field(1.0, gt=0.0, le=300.0)
     seed_file: Path | None = None
 
     # --- embedding model ---
@@ -44,7 +46,7 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(16, ge=1, le=256)
     embedding_concurrency: int = Field(2, ge=1, le=16)
     embedding_runtime_int8: bool = True
-    embedding_int8_matmul: bool = False
+    embedding_int8_matmul: bool = True
 
     # --- retrieval, cache and memory update ---
     top_k: int = Field(10, ge=1, le=50)
@@ -71,6 +73,7 @@ class Settings(BaseSettings):
     memory_hard_fraction: float = Field(0.95, gt=0.0, le=1.5)
     retry_after_s: int = Field(5, ge=1, le=600)
     malloc_arenas: int = Field(2, ge=0, le=64)
+    malloc_mmap_threshold_kb: int = Field(128, ge=0, le=32_768)
 
     # --- admin ---
     admin_api_key: SecretStr | None = None

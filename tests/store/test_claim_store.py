@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -132,12 +133,65 @@ def test_edge_shard_persists_across_reopen(tmp_path: Path, embedder: Embedder) -
         reopened.close()
 
 
-def test_edge_shard_is_owned_by_one_opener(tmp_path: Path) -> None:
-    """A second open of the same shard fails loudly (the WAL lock), as a StoreError."""
-    store = EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim)
+@pytest.mark.parametrize("wal", [False, True])
+def test_edge_shard_is_owned_by_one_opener(tmp_path: Path, wal: bool) -> None:
+    """A second open of the same shard fails loudly, as a StoreError, with or without a WAL (whose lock
+    alone would not cover a shard created without one); once closed, it opens again."""
+    store = EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim, wal=wal)
     try:
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError, match="open in another store or process"):
             EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim)
+    finally:
+        store.close()
+    EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim).close()
+
+
+def _points_on_disk(shard: Path, copy_to: Path) -> int:
+    """Points a restart would find: a copy of the shard's files, opened as another shard."""
+    shutil.rmtree(copy_to, ignore_errors=True)
+    shutil.copytree(shard, copy_to)
+    copy = EdgeClaimStore(copy_to, name="copy", dim=MINILM_INT8.dim, flush_interval_s=None)
+    try:
+        return copy.count()
+    finally:
+        copy.close()
+
+
+def test_edge_writes_without_wal_reach_disk_within_the_flush_interval(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    store = EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim, flush_interval_s=0.2)
+    try:
+        assert not (tmp_path / "shard" / "wal").exists()
+        store.upsert([_point(embedder, "Honey never spoils.")])
+        deadline = time.monotonic() + 10
+        while _points_on_disk(tmp_path / "shard", tmp_path / "copy") != 1:
+            assert time.monotonic() < deadline, "the background flush never wrote the point"
+            time.sleep(0.1)
+    finally:
+        store.close()
+
+
+def test_edge_writes_without_wal_wait_for_a_flush(tmp_path: Path, embedder: Embedder) -> None:
+    """What the background flush is for: without it (or a WAL), a write is on disk only after flush()."""
+    store = EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim, flush_interval_s=None)
+    try:
+        store.upsert([_point(embedder, "Honey never spoils.")])
+        time.sleep(0.5)
+        assert _points_on_disk(tmp_path / "shard", tmp_path / "copy") == 0
+        store.flush()
+        assert _points_on_disk(tmp_path / "shard", tmp_path / "copy") == 1
+    finally:
+        store.close()
+
+
+def test_edge_shard_with_wal_keeps_writes_without_a_flush(tmp_path: Path, embedder: Embedder) -> None:
+    store = EdgeClaimStore(
+        tmp_path / "shard", name="claims", dim=MINILM_INT8.dim, wal=True, flush_interval_s=None
+    )
+    try:
+        store.upsert([_point(embedder, "Honey never spoils.")])
+        assert _points_on_disk(tmp_path / "shard", tmp_path / "copy") == 1
     finally:
         store.close()
 

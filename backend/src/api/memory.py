@@ -72,6 +72,7 @@ def add_claims(body: ClaimsIn, service: ServiceDep, pipeline: PipelineDep) -> In
     if problems:
         raise InputError("; ".join(problems))
     report = ingest_claims(pipeline, body.claims, report=IngestReport())
+    pipeline.claim_store.flush()  # curated data is durable before the 200, not within the flush interval
     return IngestOut(**report.as_dict())
 
 
@@ -83,4 +84,5 @@ def add_evidence(body: EvidenceIn, service: ServiceDep, pipeline: PipelineDep) -
             f"at most {service.settings.max_ingest_batch} passages per request; got {len(body.passages)}"
         )
     report = ingest_evidence(pipeline, body.passages)
+    pipeline.evidence_store.flush()
     return IngestOut(**report.as_dict())

@@ -12,10 +12,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-#: Payload fields with an index: keyword filters and ordering/range queries stay cheap at 100k points.
+#: Payload fields with an index on a Qdrant server: keyword filters and ordering/range queries stay cheap at
+#: 100k points.
 KEYWORD_INDEXES: tuple[str, ...] = ("verdict", "source")
 INTEGER_INDEXES: tuple[str, ...] = ("seen_count",)
 FLOAT_INDEXES: tuple[str, ...] = ("first_seen_ts",)
+#: The claim memory's ordered fields: ``top_by_seen_count`` needs a range index to order by, and the
+#: "first seen in the last 24 h" count reads one. The embedded store indexes only these (each index of a
+#: Qdrant Edge segment maps ~3 MB of pages whatever its size; a verdict filter is cheap without one).
+RANGE_INDEXES: dict[str, str] = {"seen_count": "integer", "first_seen_ts": "float"}
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,10 @@ class ClaimStore(Protocol):
 
     def build_index(self) -> bool:
         """Build pending vector indexes; blocking and costly, so never called from a request."""
+        ...
+
+    def flush(self) -> None:
+        """Make every write so far durable (otherwise a write is durable within the flush interval)."""
         ...
 
     def close(self) -> None:

@@ -21,6 +21,15 @@ def open_store(settings: Settings, collection: str, dim: int) -> ClaimStore:
             api_key=api_key,
             timeout_s=settings.qdrant_timeout_s,
         )
+    from factmem.store.base import RANGE_INDEXES
     from factmem.store.edge import EdgeClaimStore
 
-    return EdgeClaimStore(settings.data_dir / "qdrant-edge" / collection, name=collection, dim=dim)
+    return EdgeClaimStore(
+        settings.data_dir / "qdrant-edge" / collection,
+        name=collection,
+        dim=dim,
+        # evidence is only ever searched by vector; the claim memory is also ordered and counted
+        range_indexes=tuple(RANGE_INDEXES) if collection == settings.claims_collection else (),
+        wal=settings.edge_wal,
+        flush_interval_s=settings.edge_flush_interval_s,
+    )

@@ -172,6 +172,9 @@ class QdrantServerClaimStore:
         """A Qdrant server builds its indexes itself, in its own process."""
         return False
 
+    def flush(self) -> None:
+        """A Qdrant server acknowledges a write once its own WAL holds it; nothing to do here."""
+
     def close(self) -> None:
         with self._errors("close"):
             self._client.close()
