@@ -116,7 +116,7 @@ class Embedder:
         cpu_arena: keep onnxruntime's CPU memory arena (faster, but it never returns its peak to the OS).
         batch_size: at most this many texts per model call in :meth:`embed` (1 with ``int8_matmul``).
         max_batch_tokens: bounds each model call's attention buffers to those of one text of this many
-            tokens (batch × padded length² ≤ this²). A 256-token text needs ~35 MB of them while it runs,
+            tokens (batch × padded length² ≤ this²). A 256-token text needs 20-55 MB of them while it runs,
             so 16 long texts in one call would add ~600 MB; with the default, long texts go one at a time
             while short ones still go ``batch_size`` at a time.
         runtime_int8: run the rewritten model whose embedding tables stay int8 (converted once and cached
@@ -140,11 +140,12 @@ class Embedder:
         runtime_int8: bool = True,
         int8_matmul: bool = True,
         max_batch_tokens: int = 256,
-        max_concurrent_calls: int = 2,
+        max_concurrent_calls: int = 1,
     ) -> None:
         self.description = description
-        # Each running call holds its activations (~35 MB for a 256-token text); on a small machine more
-        # calls at once only queue for the same cores while multiplying that memory.
+        # Each running call holds its activations (~20 MB for a 256-token text). One call at a time keeps a
+        # core free for the event loop on a 2-core machine (measured at concurrency 8: /health p99 25 -> 13
+        # ms, peak RSS -10 MB, 160 -> 127 req/s); a bigger machine can raise EMBEDDING_CONCURRENCY.
         self._call_slots = threading.BoundedSemaphore(max_concurrent_calls)
         # int8 MatMuls quantize activations per call: batching would make vectors depend on neighbours
         self.batch_size = 1 if runtime_int8 and int8_matmul else batch_size

@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     embedding_threads: int = Field(1, ge=1, le=16)
     embedding_cpu_arena: bool = False
     embedding_batch_size: int = Field(16, ge=1, le=256)
-    embedding_concurrency: int = Field(2, ge=1, le=16)
+    embedding_concurrency: int = Field(1, ge=1, le=16)
     embedding_runtime_int8: bool = True
     embedding_int8_matmul: bool = True
 

