@@ -8,38 +8,18 @@ from __future__ import annotations
 
 import logging
 import threading
-import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_settings
-from fastapi import FastAPI
-from starlette.exceptions import StarletteDeprecationWarning
+from app_harness import TestClient, running_app
 
-from factmem.api.app import create_app
 from factmem.api.service import Service
 from factmem.logging_setup import request_id_var
 
-with warnings.catch_warnings():
-    # Starlette 1.10's test client asks for the httpx2 package; it still works with the pinned httpx.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
-
 SECRET = "secret engine detail /var/lib/x"
 CLAIM = {"raw_text": "The Marrowind Lighthouse was first lit in 1852."}
-
-
-@contextmanager
-def running_app(data_dir: Path, **overrides: object) -> Iterator[tuple[TestClient, Service]]:
-    app: FastAPI = create_app(make_settings(data_dir, **overrides))
-    # Unhandled errors must reach the app's own handler and become a response, not re-raise in the test.
-    with TestClient(app, raise_server_exceptions=False) as client:
-        service: Service = app.state.service
-        assert service.wait_ready(60), service.startup_error
-        yield client, service
 
 
 @pytest.fixture

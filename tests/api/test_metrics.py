@@ -7,45 +7,26 @@ counts start at zero in every test. Latencies are never asserted, only that requ
 from __future__ import annotations
 
 import uuid
-import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from conftest import make_settings
+from app_harness import TestClient, running_app
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
-from starlette.exceptions import StarletteDeprecationWarning
 
 from factmem import __version__
-from factmem.api.app import create_app
 from factmem.api.service import Service
 from factmem.ingest import CuratedClaim, ingest_claims
 from factmem.metrics import Metrics
 from factmem.store.edge import EdgeClaimStore
-
-with warnings.catch_warnings():
-    # Starlette 1.10's test client asks for httpx2; it still works with httpx, which the project pins.
-    warnings.simplefilter("ignore", StarletteDeprecationWarning)
-    from fastapi.testclient import TestClient
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "memory"
 MB = 1024 * 1024
 
 KNOWN_CLAIM = "The Eiffel Tower is in Paris."
 NEW_CLAIM = "The Marrowind Lighthouse was first lit in 1852."
-
-
-@contextmanager
-def running_app(data_dir: Path, **overrides: object) -> Iterator[tuple[TestClient, Service]]:
-    with TestClient(
-        create_app(make_settings(data_dir, **overrides)), raise_server_exceptions=False
-    ) as client:
-        service: Service = client.app.state.service  # type: ignore[attr-defined]
-        assert service.wait_ready(60), service.startup_error
-        yield client, service
 
 
 def scrape(client: TestClient) -> list[Sample]:

@@ -13,7 +13,7 @@ import pytest
 from factmem.embeddings import MINILM_INT8, Embedder
 from factmem.errors import StoreError
 from factmem.store.base import ClaimStore, PointWrite
-from factmem.store.edge import EdgeClaimStore
+from factmem.store.edge import EdgeClaimStore, EdgeIndexConfig
 from factmem.store.ids import claim_point_id, is_point_id
 
 StoreFactory = Callable[[str], ClaimStore]
@@ -208,6 +208,49 @@ def test_edge_build_index_indexes_points(tmp_path: Path, embedder: Embedder) -> 
         store.build_index()
         [hit] = store.search(vectors[42], 1)
         assert hit.payload["n"] == 42
+    finally:
+        store.close()
+
+
+def _random_points(n: int, seed: int = 0) -> tuple[np.ndarray, list[PointWrite]]:
+    vectors = np.random.default_rng(seed).normal(size=(n, MINILM_INT8.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors, [
+        PointWrite(id=claim_point_id(str(i)), vector=v, payload={"n": i}) for i, v in enumerate(vectors)
+    ]
+
+
+def test_edge_index_built_in_a_child_process(tmp_path: Path) -> None:
+    """The server's way to index: the child does the work, this process gets the shard back, indexed."""
+    small = EdgeIndexConfig(indexing_threshold_kb=10)  # so 300 points are worth an index
+    store = EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim, index=small)
+    try:
+        vectors, points = _random_points(300)
+        store.upsert(points)
+        assert store.unindexed_points() == 300
+
+        assert store.build_index_out_of_process() is True
+
+        assert store.unindexed_points() == 0
+        [hit] = store.search(vectors[42], 1)
+        assert hit.payload["n"] == 42
+        store.upsert(_random_points(1, seed=1)[1][:1])  # still writable
+        with pytest.raises(StoreError, match="open in another store or process"):
+            EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim)  # still owned
+    finally:
+        store.close()
+
+
+def test_edge_failed_child_index_build_leaves_the_shard_usable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim)
+    try:
+        store.upsert(_random_points(20)[1])
+        monkeypatch.setattr("sys.executable", "/bin/false")  # the child fails at once
+        with pytest.raises(StoreError, match=r"indexing .* failed"):
+            store.build_index_out_of_process()
+        assert store.count() == 20
     finally:
         store.close()
 

@@ -8,6 +8,7 @@ therefore needs high similarity, a recent verdict that is not Uncertain, and the
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -38,20 +39,20 @@ class RetrievalPolicy:
 class VectorCache:
     """A small LRU of claim vectors: a viral claim repeated a thousand times is embedded once.
 
-    Bounded by entries (384 float32 = 1.5 KB each, ~1.5 MB at 1,024), keyed by the normalized text in
-    lower case: the model is uncased (its tokenizer lower-cases first), so a hit returns the vector it would
-    compute.
+    Bounded by entries (384 float32 = 1.5 KB each, ~1.6 MB at 1,024), keyed by a 16-byte digest of the
+    normalized text in lower case (a key costs the same for a 2,000-character claim as for a short one):
+    the model is uncased (its tokenizer lower-cases first), so a hit returns the vector it would compute.
     """
 
     def __init__(self, size: int) -> None:
         self._size = size
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def get_or_compute(self, text: str, compute: Callable[[str], np.ndarray]) -> np.ndarray:
         if self._size <= 0:
             return compute(text)
-        key = text.lower()
+        key = hashlib.blake2b(text.lower().encode(), digest_size=16).digest()
         with self._lock:
             vector = self._vectors.get(key)
             if vector is not None:

@@ -13,12 +13,14 @@ import threading
 import time
 
 from factmem.embeddings import MINILM_INT8, get_shared_embedding_model, is_embedding_model_loaded
+from factmem.errors import StoreError
 from factmem.ingest import seed_if_empty
 from factmem.logging_setup import redact_url
 from factmem.memory_guard import GuardObserver, GuardPolicy, MemoryGuard
 from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings
 from factmem.store import ClaimStore, open_store
+from factmem.store.edge import EdgeClaimStore
 
 logger = logging.getLogger(__name__)
 
@@ -71,16 +73,14 @@ class Service:
     def _warm_up(self) -> None:
         assert self.pipeline is not None and self.claim_store is not None
         try:
+            # First, before the model is loaded: the child process's memory then never adds to the model's.
+            self._build_index_if_behind(self.claim_store)
             started = time.perf_counter()
             self.pipeline.warm_up()
             self.pipeline.check_stored_vectors()
             self.model_load_seconds = time.perf_counter() - started
             if self.settings.seed_on_empty:
                 seed_if_empty(self.pipeline, self.settings.seed_file)
-            unindexed = getattr(self.claim_store, "unindexed_points", lambda: 0)()
-            if unindexed >= INDEX_BUILD_MIN_UNINDEXED:
-                logger.info("building vector index unindexed_points=%d (before ready)", unindexed)
-                self.claim_store.build_index()
             # Everything alive now (modules, model, agents) lives as long as the process. Freezing it takes
             # it out of the collector's sight: a full gc.collect() went from 60-80 ms holding the GIL (what
             # /health waited behind, every MEMORY_CLEANUP_EVERY requests) to well under 1 ms.
@@ -93,6 +93,25 @@ class Service:
         except Exception as exc:  # keep serving /health, report the failure there and in /ready
             self.startup_error = f"{type(exc).__name__}: {exc}"
             logger.exception("warm-up failed")
+
+    @staticmethod
+    def _build_index_if_behind(store: ClaimStore) -> None:
+        """Index an embedded store whose brute-force part has grown large (only the server's restarts and
+        bulk writes get it there), in a child process: ``/health`` keeps answering meanwhile."""
+        if not isinstance(store, EdgeClaimStore):
+            return  # a Qdrant server indexes by itself
+        unindexed = store.unindexed_points()
+        if unindexed < INDEX_BUILD_MIN_UNINDEXED:
+            return
+        started = time.perf_counter()
+        logger.info("building vector index unindexed_points=%d (child process, before ready)", unindexed)
+        try:
+            store.build_index_out_of_process()
+        except StoreError:
+            # Serving without the index is slower, not wrong: every point is still searched.
+            logger.exception("vector index build failed; serving with brute-force search")
+            return
+        logger.info("vector index built seconds=%.1f", time.perf_counter() - started)
 
     def record_shed(self, reason: str) -> None:
         """Count a request refused for ``reason`` (the guard reports its own memory sheds)."""

@@ -1,31 +1,37 @@
 """The embedded backend: a Qdrant Edge shard on local disk (the default; no server, no network).
 
-Qdrant Edge is the Qdrant engine inside this process: WAL, segments, HNSW, mmap storage. The shard is
-configured to keep RAM small: original vectors and payloads stay on disk (``Memory.Cold``, file-backed pages
-the kernel may drop), only int8 scalar-quantized vectors are pinned in RAM, and searches rescore with the
-originals so similarity thresholds see exact cosines. One process owns a shard (a second open fails on the
-WAL lock), so several API instances must share a Qdrant server instead (``QDRANT_URL``).
+Qdrant Edge is the Qdrant engine inside this process: segments, HNSW, mmap storage. The shard is configured
+to keep RAM small: original vectors and payloads stay on disk (``Memory.Cold``, file-backed pages the kernel
+may drop), only int8 scalar-quantized vectors of indexed segments are pinned in RAM, and searches rescore
+with the originals so similarity thresholds see exact cosines. One process owns a shard (a second open fails
+on the lock file beside it), so several API instances must share a Qdrant server instead (``QDRANT_URL``).
 
-Two choices keep the shard's own pages few, each measured on 10k claims (scripts in the README's memory
-profile): new shards have no write-ahead log (its mmap'd 32 MB segment is read whole at every open and
-grows with every write: ~22 MB of RSS and ~12 MB of anonymous memory on load) and are flushed by a background
-thread every ``flush_interval_s`` instead, so a crash loses at most that many seconds of writes — cached
-verdicts the next request recomputes; curated writes call :meth:`EdgeClaimStore.flush` before answering. And
-only the range fields the service orders and counts by are indexed (each payload index of a segment maps
-~3 MB of pages whatever the point count). Original vectors are stored as float16: the pages a search scans
-or rescores are halved (10k claims: 8 MB less RSS after searching) and cosines differ from float32 by ~1e-4,
-far below any threshold's resolution.
+Three choices keep the shard's own pages few, each measured on 10k claims:
 
-Building the HNSW index (``optimize()``) holds the GIL for its whole run; ``build_index()`` is therefore only
-called before the server reports ready and from the ingest command, never from a request.
+- new shards have no write-ahead log (its mmap'd 32 MB segment is read whole at every open and grows with
+  every write: ~22 MB of RSS and ~12 MB of anonymous memory on load); a background thread flushes pending
+  writes every ``flush_interval_s`` instead, so a crash loses at most that many seconds of writes (cached
+  verdicts the next request recomputes), and curated writes call :meth:`EdgeClaimStore.flush` before
+  answering;
+- only the range fields the service orders and counts by are indexed (each payload index of a segment maps
+  ~3 MB of pages whatever the point count);
+- original vectors are stored as float16: the pages a search scans or rescores are halved (8 MB less RSS
+  after searching) and cosines differ from float32 by ~1e-4, far below any threshold's resolution.
+
+Building the HNSW index (``optimize()``) holds the GIL for its whole run; the server therefore builds it in
+a child process before it reports ready (:meth:`EdgeClaimStore.build_index_out_of_process`, so ``/health``
+keeps answering), and the ingest command builds it in-process; never from a request.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -162,7 +168,7 @@ class EdgeClaimStore:
         self._unflushed = False
         self._lock_fd = _lock_exclusively(self.path.with_name(self.path.name + ".lock"))
         try:
-            self._shard = self._open(index or EdgeIndexConfig(), range_indexes, wal)
+            self._handle: qe.EdgeShard | None = self._open(index or EdgeIndexConfig(), range_indexes, wal)
         except BaseException:
             os.close(self._lock_fd)
             raise
@@ -176,6 +182,15 @@ class EdgeClaimStore:
                 daemon=True,
             )
             self._flusher.start()
+
+    @property
+    def _shard(self) -> qe.EdgeShard:
+        handle = self._handle
+        if handle is None:
+            raise StoreError(
+                f"qdrant-edge shard {self.path} is being indexed by a child process; retry shortly"
+            )
+        return handle
 
     def _open(self, index: EdgeIndexConfig, range_indexes: Sequence[str], wal: bool) -> qe.EdgeShard:
         with _engine_errors("open"):
@@ -286,6 +301,41 @@ class EdgeClaimStore:
             changed = self._shard.optimize()
             self._shard.flush()
         return changed
+
+    def build_index_out_of_process(self, timeout_s: float = 1800.0) -> bool:
+        """``build_index()`` in a child process, so this process's GIL stays free; True if it changed.
+
+        The shard is closed here meanwhile (its operations raise ``StoreError``) and this store keeps the
+        lock file, so nothing else can open it. The child's memory is its own and is returned to the OS
+        when it exits; the shard is reopened here whatever happened to the child.
+
+        Raises:
+            StoreError: the child failed or timed out (the shard is reopened, unindexed points stay
+                searchable by brute force).
+        """
+        with self._close_lock:
+            if self._closed:
+                raise StoreError(f"qdrant-edge shard {self.path} is closed")
+            with _engine_errors("close for indexing"):
+                self._shard.flush()
+                self._shard.close()
+            self._handle = None
+            try:
+                done = subprocess.run(
+                    [sys.executable, "-m", "factmem.store.edge_optimize", str(self.path)],
+                    capture_output=True,
+                    text=True,
+                    timeout=timeout_s,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise StoreError(f"indexing {self.path} took longer than {timeout_s:.0f} s") from exc
+            finally:
+                with _engine_errors("reopen after indexing"):
+                    self._handle = qe.EdgeShard.load(str(self.path))
+        if done.returncode != 0:
+            raise StoreError(f"indexing {self.path} failed: {done.stderr.strip()[-500:]}")
+        return bool(json.loads(done.stdout.strip().splitlines()[-1])["changed"])
 
     def flush(self) -> None:
         with self._close_lock:
