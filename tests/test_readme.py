@@ -25,3 +25,37 @@ def test_readme_table_lists_no_unknown_setting() -> None:
 def test_ci_runs_the_readme_test_command() -> None:
     assert "./scripts/test.sh" in README
     assert "scripts/test.sh" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def _readme_defaults() -> dict[str, str]:
+    """``NAME -> default`` as the README's settings table writes it (the second column)."""
+    defaults = {}
+    for line in README.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`") and cells[0].strip("`").isupper():
+            defaults[cells[0].strip("`")] = cells[1]
+    return defaults
+
+
+def test_readme_defaults_are_the_settings_defaults() -> None:
+    """A default changed in code (say, EMBEDDING_CONCURRENCY) must be changed in the docs too."""
+    wrong = []
+    for name, written in _readme_defaults().items():
+        field = Settings.model_fields.get(name.lower())
+        if field is None:
+            continue
+        default = field.default
+        if default is None or not written.startswith("`"):
+            if default is not None:
+                wrong.append(f"{name}: README says {written}, code says {default!r}")
+            continue
+        value = written.strip("`")
+        if isinstance(default, bool):
+            same = value == str(default).lower()
+        elif isinstance(default, (int, float)):
+            same = float(value) == float(default)
+        else:
+            same = value == str(default)
+        if not same:
+            wrong.append(f"{name}: README says {value}, code says {default!r}")
+    assert not wrong, wrong
