@@ -388,9 +388,19 @@ def _logfmt_value(value: object) -> str:
     return text
 
 
+#: Kernel files read on every request stay open and are re-read with one ``pread`` at offset 0 (the kernel
+#: regenerates them): one syscall instead of three. Each syscall releases the GIL and the reader must win it
+#: back from busy worker threads, which is what made ``/health`` slow under load, not the reads themselves.
+_KERNEL_ROOTS = ("/proc/", "/sys/")
+_kernel_fds: dict[str, int] = {}
+_kernel_fds_lock = threading.Lock()
+
+
 def _read_text(path: str) -> str | None:
-    """The whole file, or None; raw ``os.read`` because this runs on every request and a buffered text
+    """The whole file, or None. Raw ``os`` calls because this runs on every request and a buffered text
     file object costs more than the read itself for these tiny kernel files."""
+    if path.startswith(_KERNEL_ROOTS):
+        return _read_kernel_file(path)
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -404,6 +414,33 @@ def _read_text(path: str) -> str | None:
     finally:
         os.close(fd)
     return b"".join(chunks).decode("ascii", errors="replace")
+
+
+def _read_kernel_file(path: str) -> str | None:
+    fd = _kernel_fds.get(path)
+    if fd is None:
+        try:
+            opened = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        with _kernel_fds_lock:
+            fd = _kernel_fds.setdefault(path, opened)
+        if fd != opened:
+            os.close(opened)  # another thread opened it first
+    try:
+        data = os.pread(fd, 65536, 0)
+        while len(data) % 65536 == 0 and data:  # larger than one read (never for these files)
+            more = os.pread(fd, 65536, len(data))
+            if not more:
+                break
+            data += more
+    except OSError:
+        with _kernel_fds_lock:
+            if _kernel_fds.get(path) == fd:
+                del _kernel_fds[path]
+                os.close(fd)
+        return None
+    return data.decode("ascii", errors="replace")
 
 
 def _read_status(proc: str) -> dict[str, int]:

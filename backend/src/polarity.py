@@ -171,7 +171,7 @@ _BRITISH = re.compile(
 )
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=2048)  # the common words; full early, so its memory does not creep
 def stem(word: str) -> str:
     """Cheap suffix stripping: enough to match "starts/started/start", "modelled/model", "cities/city".
 

@@ -54,7 +54,7 @@ class Settings(BaseSettings):
     cache_max_age_days: float = Field(30.0, ge=0.0)
     decay_sigma_days: float = Field(90.0, gt=0.0)
     dedup_similarity_threshold: float = Field(0.90, ge=0.0, le=1.0)
-    vector_cache_size: int = Field(1024, ge=0, le=100_000)
+    vector_cache_size: int = Field(256, ge=0, le=100_000)
 
     # --- reasoning ---
     strong_match_similarity: float = Field(0.85, ge=0.0, le=1.0)

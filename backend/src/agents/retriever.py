@@ -33,15 +33,16 @@ class RetrievalPolicy:
     #: Below this similarity no agent looks at a match's polarity, so it is not computed ("unrelated").
     relation_floor: float = 0.70
     #: Vectors of recently seen normalized claims kept for repeats (bounded; 0 turns it off).
-    vector_cache_size: int = 1024
+    vector_cache_size: int = 256
 
 
 class VectorCache:
     """A small LRU of claim vectors: a viral claim repeated a thousand times is embedded once.
 
-    Bounded by entries (384 float32 = 1.5 KB each, ~1.6 MB at 1,024), keyed by a 16-byte digest of the
-    normalized text in lower case (a key costs the same for a 2,000-character claim as for a short one):
-    the model is uncased (its tokenizer lower-cases first), so a hit returns the vector it would compute.
+    Bounded by entries (384 float32 = 1.5 KB each, ~0.4 MB at the default 256: full within the first few
+    hundred requests, so it never reads as growth later), keyed by a 16-byte digest of the normalized text
+    in lower case (a key costs the same for a 2,000-character claim as for a short one): the model is
+    uncased (its tokenizer lower-cases first), so a hit returns the vector it would compute.
     """
 
     def __init__(self, size: int) -> None:
