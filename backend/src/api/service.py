@@ -106,12 +106,17 @@ class Service:
         started = time.perf_counter()
         logger.info("building vector index unindexed_points=%d (child process, before ready)", unindexed)
         try:
-            store.build_index_out_of_process()
+            changed = store.build_index_out_of_process()
         except StoreError:
             # Serving without the index is slower, not wrong: every point is still searched.
             logger.exception("vector index build failed; serving with brute-force search")
             return
-        logger.info("vector index built seconds=%.1f", time.perf_counter() - started)
+        logger.info(
+            "vector index built seconds=%.1f changed=%s unindexed_points=%d",
+            time.perf_counter() - started,
+            changed,
+            store.unindexed_points(),
+        )
 
     def record_shed(self, reason: str) -> None:
         """Count a request refused for ``reason`` (the guard reports its own memory sheds)."""

@@ -55,7 +55,8 @@ class EdgeIndexConfig:
     hnsw_ef_construct: int = 100
     full_scan_threshold_kb: int = 10_000
     indexing_threads: int = 1
-    indexing_threshold_kb: int = 20_000
+    #: ~20,000 float16 vectors of 384 dims: the point count at which the server indexes at startup
+    indexing_threshold_kb: int = 15_000
     max_segment_size_kb: int = 200_000
 
 
