@@ -12,7 +12,12 @@ import pytest
 
 from factmem.embeddings import MINILM_INT8, Embedder, assemble_model_dir
 from factmem.errors import EmbeddingError
-from factmem.model_quantization import CONVERTER_VERSION, runtime_int8_model
+from factmem.model_quantization import (
+    CONVERTER_VERSION,
+    VECTORS_VERSION,
+    convert_to_runtime_int8,
+    runtime_int8_model,
+)
 
 SENTENCES = [
     "The Earth is flat.",
@@ -51,7 +56,7 @@ def test_default_embedder_keeps_every_weight_int8(embedder: Embedder) -> None:
     assert embedder.runtime_int8
     assert embedder.model_path.parent.parent.name == "runtime-int8"
     assert embedder.model_path.parent.name.endswith(f"-v{CONVERTER_VERSION}-uint8")
-    assert embedder.model_id.startswith(f"{MINILM_INT8.name}:dynamic-int8-matmul-v{CONVERTER_VERSION}:")
+    assert embedder.model_id.startswith(f"{MINILM_INT8.name}:dynamic-int8-matmul-v{VECTORS_VERSION}:")
 
 
 def test_int8_embedding_tables_give_the_same_vectors_and_model_id(
@@ -131,6 +136,26 @@ def test_golden_similarities(embedder: Embedder) -> None:
 def test_int8_matmul_stays_close_to_the_shipped_model(int8_matmul: Embedder, dequantized: Embedder) -> None:
     similarity = np.sum(int8_matmul.embed(SENTENCES) * dequantized.embed(SENTENCES), axis=1)
     assert similarity.min() >= 0.98, similarity
+
+
+def test_dropping_the_softmax_nan_guards_changes_no_vector(
+    model_dir: Path, embedder: Embedder, tmp_path: Path
+) -> None:
+    """The rewrite drops the exporter's Where(IsNaN(p), 0, p) guards to save memory and time; the vectors
+    (and so the model_id a memory records) must stay exactly those of the guarded graph."""
+    guarded_dir = assemble_model_dir(tmp_path / "guarded")
+    (guarded_dir / "model.onnx").unlink()
+    counts = convert_to_runtime_int8(
+        (model_dir / "model.onnx").resolve(),
+        guarded_dir / "model.onnx",
+        matmul="uint8",
+        drop_nan_guards=False,
+    )
+    assert counts["nan_guard"] == 0
+    guarded = Embedder(guarded_dir, runtime_int8=False, batch_size=1)
+    assert "IsNaN" not in embedder.model_path.read_bytes().decode("latin-1")
+    for text in [*SENTENCES, "word " * 300]:
+        np.testing.assert_array_equal(embedder.embed_one(text), guarded.embed_one(text))
 
 
 def test_int8_matmul_vectors_do_not_depend_on_batch_neighbours(embedder: Embedder) -> None:

@@ -37,7 +37,7 @@ import numpy as np
 
 from factmem.errors import EmbeddingError
 from factmem.memory_monitor import malloc_trim
-from factmem.model_quantization import CONVERTER_VERSION, file_sha256, runtime_int8_model
+from factmem.model_quantization import VECTORS_VERSION, file_sha256, runtime_int8_model
 from factmem.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -164,7 +164,7 @@ class Embedder:
             load_dir = converted.parent
             _link_tokenizer_files(model_dir, load_dir, description)
             # Gathering int8 embedding rows gives bit-identical vectors; only int8 MatMuls change them.
-            variant = f"dynamic-int8-matmul-v{CONVERTER_VERSION}" if int8_matmul else "fp32-matmul"
+            variant = f"dynamic-int8-matmul-v{VECTORS_VERSION}" if int8_matmul else "fp32-matmul"
         else:
             load_dir = model_dir
             variant = "fp32-matmul"
