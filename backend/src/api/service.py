@@ -20,7 +20,6 @@ from factmem.memory_guard import GuardObserver, GuardPolicy, MemoryGuard
 from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings
 from factmem.store import ClaimStore, open_store
-from factmem.store.edge import EdgeClaimStore
 
 logger = logging.getLogger(__name__)
 
@@ -98,15 +97,18 @@ class Service:
     def _build_index_if_behind(store: ClaimStore) -> None:
         """Index an embedded store whose brute-force part has grown large (only the server's restarts and
         bulk writes get it there), in a child process: ``/health`` keeps answering meanwhile."""
-        if not isinstance(store, EdgeClaimStore):
-            return  # a Qdrant server indexes by itself
-        unindexed = store.unindexed_points()
+        # Duck-typed: a Qdrant server deployment never imports the embedded engine (and indexes by itself).
+        count_unindexed = getattr(store, "unindexed_points", None)
+        build = getattr(store, "build_index_out_of_process", None)
+        if count_unindexed is None or build is None:
+            return
+        unindexed = count_unindexed()
         if unindexed < INDEX_BUILD_MIN_UNINDEXED:
             return
         started = time.perf_counter()
         logger.info("building vector index unindexed_points=%d (child process, before ready)", unindexed)
         try:
-            changed = store.build_index_out_of_process()
+            changed = build()
         except StoreError:
             # Serving without the index is slower, not wrong: every point is still searched.
             logger.exception("vector index build failed; serving with brute-force search")
@@ -115,7 +117,7 @@ class Service:
             "vector index built seconds=%.1f changed=%s unindexed_points=%d",
             time.perf_counter() - started,
             changed,
-            store.unindexed_points(),
+            count_unindexed(),
         )
 
     def record_shed(self, reason: str) -> None:
