@@ -23,7 +23,7 @@ def _unindexed_memory(data_dir: Path, points: int) -> None:
         data_dir / "qdrant-edge" / "factmem_claims",
         name="factmem_claims",
         dim=MINILM_INT8.dim,
-        index=EdgeIndexConfig(indexing_threshold_kb=10),  # persisted: 300 points are worth an index
+        index=EdgeIndexConfig(indexing_threshold_points=10),  # persisted: 300 points are worth an index
     )
     try:
         store.upsert(

@@ -222,7 +222,7 @@ def _random_points(n: int, seed: int = 0) -> tuple[np.ndarray, list[PointWrite]]
 
 def test_edge_index_built_in_a_child_process(tmp_path: Path) -> None:
     """The server's way to index: the child does the work, this process gets the shard back, indexed."""
-    small = EdgeIndexConfig(indexing_threshold_kb=10)  # so 300 points are worth an index
+    small = EdgeIndexConfig(indexing_threshold_points=10)  # so 300 points are worth an index
     store = EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim, index=small)
     try:
         vectors, points = _random_points(300)

@@ -20,11 +20,13 @@ from factmem.memory_guard import GuardObserver, GuardPolicy, MemoryGuard
 from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings
 from factmem.store import ClaimStore, open_store
+from factmem.store.base import INDEXING_THRESHOLD_POINTS
 
 logger = logging.getLogger(__name__)
 
-#: Build the HNSW index at startup only when this many points are searched by brute force.
-INDEX_BUILD_MIN_UNINDEXED = 20_000
+#: Build the HNSW index at startup only when this many points are searched by brute force (the store's own
+#: optimizer threshold: below it, a build would do nothing).
+INDEX_BUILD_MIN_UNINDEXED = INDEXING_THRESHOLD_POINTS
 
 
 class Service:

@@ -21,6 +21,9 @@ FLOAT_INDEXES: tuple[str, ...] = ("first_seen_ts",)
 #: "first seen in the last 24 h" count reads one. The embedded store indexes only these (each index of a
 #: Qdrant Edge segment maps ~3 MB of pages whatever its size; a verdict filter is cheap without one).
 RANGE_INDEXES: dict[str, str] = {"seen_count": "integer", "first_seen_ts": "float"}
+#: Points searched by brute force before an embedded store's segment is worth an HNSW index: the store's
+#: optimizer threshold and the server's "index at startup" decision both derive from this one number.
+INDEXING_THRESHOLD_POINTS = 20_000
 
 
 @dataclass(frozen=True)

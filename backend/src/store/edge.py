@@ -42,7 +42,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from factmem.errors import StoreError
-from factmem.store.base import RANGE_INDEXES, PointWrite, StoredPoint
+from factmem.store.base import INDEXING_THRESHOLD_POINTS, RANGE_INDEXES, PointWrite, StoredPoint
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,8 @@ class EdgeIndexConfig:
     hnsw_ef_construct: int = 100
     full_scan_threshold_kb: int = 10_000
     indexing_threads: int = 1
-    #: ~20,000 float16 vectors of 384 dims: the point count at which the server indexes at startup
-    indexing_threshold_kb: int = 15_000
+    #: Qdrant counts this threshold in KB of vector storage; ``_shard_config`` converts it (float16 vectors)
+    indexing_threshold_points: int = INDEXING_THRESHOLD_POINTS
     max_segment_size_kb: int = 200_000
 
 
@@ -69,6 +69,9 @@ def _engine_errors(operation: str) -> Iterator[None]:
         raise
     except Exception as exc:
         raise StoreError(f"qdrant-edge {operation} failed: {exc}") from exc
+
+
+_FLOAT16_BYTES = 2
 
 
 def _shard_config(dim: int, index: EdgeIndexConfig, *, wal: bool) -> qe.EdgeConfig:
@@ -92,7 +95,7 @@ def _shard_config(dim: int, index: EdgeIndexConfig, *, wal: bool) -> qe.EdgeConf
             memory=qe.Memory.Cold,
         ),
         optimizers=qe.EdgeOptimizersConfig(
-            indexing_threshold=index.indexing_threshold_kb,
+            indexing_threshold=max(1, index.indexing_threshold_points * dim * _FLOAT16_BYTES // 1024),
             max_segment_size=index.max_segment_size_kb,
         ),
         wal_enabled=wal,
