@@ -49,7 +49,14 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {"data_dir": data_dir, "seed_on_empty": False, "memory_limit_mb": None}
+    # An in-process app releasing file pages at ready would page out the test process's own libraries on
+    # every start (they are read back from disk); tests/test_file_pages.py and the real servers cover it.
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "seed_on_empty": False,
+        "memory_limit_mb": None,
+        "memory_release_file_pages": False,
+    }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

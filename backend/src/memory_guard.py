@@ -3,8 +3,11 @@
 Before each ``/verify`` the guard reads the process's memory (a cheap ``/proc`` read). Above the soft
 threshold it runs a cleanup (``gc.collect`` + ``malloc_trim``); if anonymous memory is still above the hard
 threshold the request is refused with 503 + Retry-After and changes nothing. Every N requests it cleans up
-anyway, so fragmentation never accumulates. Anonymous RSS is what it compares: file-backed pages of the
-vector store's mmap can be dropped by the kernel and do not get a container killed.
+anyway, so fragmentation never accumulates. With ``release_file_pages`` a soft-threshold cleanup also hands
+file-backed pages back to the kernel (at most once per ``file_pages_interval_s``: the pages in use are read
+back after each release, so doing it on every request over the threshold would only thrash). Anonymous RSS
+is what it compares: file-backed pages of the vector store's mmap can be dropped by the kernel and do not get
+a container killed.
 
 An optional ``GuardObserver`` (the Prometheus metrics, in the app) hears of every cleanup and shed; it is
 duck-typed so this module never imports a metrics library.
@@ -14,6 +17,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -40,14 +45,23 @@ class GuardPolicy:
     hard_fraction: float = 0.95
     cleanup_every: int = 10
     retry_after_s: int = 5
+    release_file_pages: bool = False
+    file_pages_interval_s: float = 30.0
 
 
 class MemoryGuard:
     """Shared by all requests of the process; thread-safe."""
 
-    def __init__(self, policy: GuardPolicy, observer: GuardObserver | None = None) -> None:
+    def __init__(
+        self,
+        policy: GuardPolicy,
+        observer: GuardObserver | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.policy = policy
         self.observer = observer
+        self._clock = clock
+        self._file_pages_released_at: float | None = None
         self._lock = threading.Lock()
         self.requests_admitted = 0
         self.requests_shed = 0
@@ -74,7 +88,7 @@ class MemoryGuard:
         """Raise ``OverloadedError`` when memory is too high to serve one more request."""
         check = self.check()
         if check.over_soft:
-            self.cleanup("soft-threshold")
+            self.cleanup("soft-threshold", release_file_pages=self._file_pages_release_due())
             check = self.check()
         if check.over_hard:
             with self._lock:
@@ -97,19 +111,33 @@ class MemoryGuard:
         with self._lock:
             return self.requests_admitted % self.policy.cleanup_every == 0
 
-    def cleanup(self, reason: str) -> CleanupResult:
-        result = cleanup_memory()
+    def _file_pages_release_due(self) -> bool:
+        if not self.policy.release_file_pages:
+            return False
+        now = self._clock()
+        with self._lock:
+            last = self._file_pages_released_at
+            if last is not None and now - last < self.policy.file_pages_interval_s:
+                return False
+            self._file_pages_released_at = now
+        return True
+
+    def cleanup(self, reason: str, *, release_file_pages: bool = False) -> CleanupResult:
+        """Collect, trim and (when asked) release file-backed pages; counted and logged under ``reason``."""
+        result = cleanup_memory(release_file_pages=release_file_pages)
         with self._lock:
             self.cleanups += 1
             self.released_mb_total += max(0.0, result.released_mb)
         if self.observer is not None:
             self.observer.memory_cleaned(reason, round(max(0.0, result.released_mb) * _MB))
         logger.info(
-            "memory cleanup reason=%s rss_before_mb=%.1f rss_after_mb=%.1f released_mb=%.1f duration_ms=%.1f",
+            "memory cleanup reason=%s rss_before_mb=%.1f rss_after_mb=%.1f released_mb=%.1f "
+            "file_released_mb=%.1f duration_ms=%.1f",
             reason,
             result.rss_before_mb,
             result.rss_after_mb,
             result.released_mb,
+            result.file_released_mb,
             result.duration_ms,
         )
         return result

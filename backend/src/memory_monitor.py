@@ -31,6 +31,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from factmem import file_pages
+
 __all__ = [
     "CleanupResult",
     "MemoryCheck",
@@ -123,6 +125,8 @@ class CleanupResult:
     gc_collected: int
     trimmed: bool
     duration_ms: float
+    #: file-backed RSS handed back by ``release_file_pages`` (0.0 when not asked or not supported)
+    file_released_mb: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -243,12 +247,14 @@ def check_memory_limit(
     )
 
 
-def cleanup_memory(*, proc: str = "/proc") -> CleanupResult:
+def cleanup_memory(*, proc: str = "/proc", release_file_pages: bool = False) -> CleanupResult:
     """Run a full ``gc.collect()`` and then give freed heap pages back to the OS.
 
     CPython's collector frees objects into malloc, but glibc keeps freed arenas mapped, so RSS does not
     fall until ``malloc_trim(0)``. A module lock keeps concurrent requests from running two cleanups at
-    once (the second would only cost time).
+    once (the second would only cost time). ``release_file_pages`` also asks the kernel to reclaim the
+    file-backed pages (see :mod:`factmem.file_pages`): worth it once after startup and under pressure, not
+    on every cleanup, because the pages in use must then be read back.
     """
     global _last_cleanup_released_mb
     with _cleanup_lock:
@@ -256,6 +262,8 @@ def cleanup_memory(*, proc: str = "/proc") -> CleanupResult:
         before = _read_status(proc)
         collected = gc.collect()
         trimmed = malloc_trim()
+        if release_file_pages:
+            file_pages.release_file_pages()
         after = _read_status(proc)
         rss_before = _kb_to_mb(before.get("VmRSS")) or 0.0
         rss_after = _kb_to_mb(after.get("VmRSS")) or 0.0
@@ -270,6 +278,9 @@ def cleanup_memory(*, proc: str = "/proc") -> CleanupResult:
             gc_collected=collected,
             trimmed=trimmed,
             duration_ms=(time.perf_counter() - started) * 1000.0,
+            file_released_mb=max(0.0, _file_kb(before) - _file_kb(after)) / _KB_PER_MB
+            if release_file_pages
+            else 0.0,
         )
 
 
@@ -370,6 +381,11 @@ def log_memory_usage(
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def _file_kb(status: dict[str, int]) -> int:
+    """File-backed resident kB of a status reading (shared memory included, as in ``rss_file_mb``)."""
+    return status.get("RssFile", 0) + status.get("RssShmem", 0)
 
 
 def _kb_to_mb(value: int | None) -> float | None:

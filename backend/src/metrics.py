@@ -43,7 +43,7 @@ HTTP_DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 
 #: Label values created at zero, so ``rate()`` works from the first scrape.
 SHED_REASONS = ("memory", "concurrency", "warming_up", "startup_failed")
-CLEANUP_REASONS = ("soft-threshold", "periodic")
+CLEANUP_REASONS = ("ready", "soft-threshold", "periodic")
 
 
 class ServiceView(Protocol):
@@ -201,7 +201,7 @@ class Metrics:
         )
         self.cleanups = Counter(
             "factmem_memory_cleanups",
-            "Memory cleanups (gc.collect + malloc_trim), by reason.",
+            "Memory cleanups (gc.collect + malloc_trim; file pages at ready and under pressure), by reason.",
             ["reason"],
             registry=self.registry,
         )

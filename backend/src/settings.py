@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     retry_after_s: int = Field(5, ge=1, le=600)
     malloc_arenas: int = Field(2, ge=0, le=64)
     malloc_mmap_threshold_kb: int = Field(128, ge=0, le=32_768)
+    memory_release_file_pages: bool = True
 
     # --- admin ---
     admin_api_key: SecretStr | None = None

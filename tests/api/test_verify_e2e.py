@@ -70,6 +70,22 @@ def test_health_reports_memory(http: httpx.Client) -> None:
     assert body["ready"] is True and body["model_loaded"] is True
 
 
+def test_file_pages_are_released_once_ready(http: httpx.Client, server: RunningServer) -> None:
+    """The startup release (MEMORY_RELEASE_FILE_PAGES, on by default) runs once, counted and logged.
+
+    How much it takes is measured by tests/test_file_pages.py and the benchmark, not here: the kernel
+    leaves pages that another process maps too, and this test process maps the same libraries.
+    """
+    ready_cleanups = [
+        line
+        for line in http.get("/metrics").text.splitlines()
+        if line.startswith('factmem_memory_cleanups_total{reason="ready"}')
+    ]
+    assert ready_cleanups == ['factmem_memory_cleanups_total{reason="ready"} 1.0']
+    [logged] = [line for line in server.log().splitlines() if "memory cleanup reason=ready" in line]
+    assert float(logged.split("file_released_mb=")[1].split()[0]) >= 0.0
+
+
 def test_ready_once_warm(http: httpx.Client) -> None:
     response = http.get("/ready")
     assert response.status_code == 200

@@ -47,6 +47,7 @@ class Service:
                 hard_fraction=settings.memory_hard_fraction,
                 cleanup_every=settings.memory_cleanup_every,
                 retry_after_s=settings.retry_after_s,
+                release_file_pages=settings.memory_release_file_pages,
             ),
             observer=observer,
         )
@@ -87,6 +88,10 @@ class Service:
             # /health waited behind, every MEMORY_CLEANUP_EVERY requests) to well under 1 ms.
             gc.collect()
             gc.freeze()
+            if self.settings.memory_release_file_pages:
+                # Loading ran code and read store pages that serving will not touch again; what serving
+                # needs faults back in, so RSS from here on is the working set (factmem.file_pages).
+                self.guard.cleanup("ready", release_file_pages=True)
             self.ready.set()
             logger.info(
                 "ready model_load_s=%.2f claims=%d", self.model_load_seconds, self.claim_store.count()
