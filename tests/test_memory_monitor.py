@@ -7,9 +7,11 @@ Like prometheus_client's ``tests/proc``, the fixtures are data directories in th
 from __future__ import annotations
 
 import dataclasses
+import errno
 import gc
 import json
 import logging
+import os
 import platform
 import shutil
 import subprocess
@@ -519,3 +521,31 @@ def test_fixed_mmap_threshold_gives_freed_buffers_back(tmp_path: Path) -> None:
         retained[mode] = int(done.stdout)
     assert retained["fixed"] <= 10, retained
     assert retained["adaptive"] >= 50, retained  # the baseline the fix is measured against
+
+
+# --- reading kernel files -------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_kernel_files_read_the_same_whether_the_gil_is_kept_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    kept = memory_monitor._read_status("/proc")
+    monkeypatch.setattr(memory_monitor, "_pread_keeping_gil", lambda: None)  # os.pread, as without PyDLL
+    released = memory_monitor._read_status("/proc")
+    assert kept.keys() == released.keys() >= {"VmRSS", "RssAnon", "RssFile", "VmHWM", "VmSize"}
+    assert abs(kept["VmRSS"] - released["VmRSS"]) < 64 * 1024  # kB: the same process moments apart
+
+
+@pytest.mark.skipif(memory_monitor._pread_keeping_gil() is None, reason="libc pread not callable via ctypes")
+def test_pread_keeping_the_gil_reads_at_an_offset_and_reports_errors(tmp_path: Path) -> None:
+    path = tmp_path / "file"
+    path.write_bytes(b"0123456789")
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        assert memory_monitor._pread(fd, 4, 3) == b"3456"
+        assert memory_monitor._pread(fd, 64, 0) == b"0123456789"
+        assert memory_monitor._pread(fd, 64, 10) == b""
+    finally:
+        os.close(fd)
+    with pytest.raises(OSError) as closed:
+        memory_monitor._pread(fd, 4, 0)
+    assert closed.value.errno == errno.EBADF
