@@ -410,6 +410,9 @@ def _logfmt_value(value: object) -> str:
 #: back from busy worker threads, which is what made ``/health`` slow under load, not the reads themselves.
 _KERNEL_ROOTS = ("/proc/", "/sys/")
 _kernel_fds: dict[str, int] = {}
+#: One read covers /proc/self/status (~1.5 kB) and every cgroup file we read, with a buffer small enough to
+#: come from malloc's small bins on every request.
+_KERNEL_READ_BYTES = 8192
 _kernel_fds_lock = threading.Lock()
 
 
@@ -445,9 +448,9 @@ def _read_kernel_file(path: str) -> str | None:
         if fd != opened:
             os.close(opened)  # another thread opened it first
     try:
-        data = _pread(fd, 65536, 0)
-        while len(data) % 65536 == 0 and data:  # larger than one read (never for these files)
-            more = _pread(fd, 65536, len(data))
+        data = _pread(fd, _KERNEL_READ_BYTES, 0)
+        while len(data) % _KERNEL_READ_BYTES == 0 and data:  # larger than one read (never for these files)
+            more = _pread(fd, _KERNEL_READ_BYTES, len(data))
             if not more:
                 break
             data += more
