@@ -1,6 +1,6 @@
 """Hand back the file-backed pages the process touched once, so RSS shows what the service uses.
 
-After startup about half of factmem's RSS is file-backed pages it will not touch again: shared-library code
+After startup about a third of factmem's RSS is file-backed pages it will not touch again: shared-library code
 that only runs while loading (onnxruntime registers every kernel it has, Qdrant Edge opens its segments,
 numpy and the tokenizer initialise), and store pages read once. Such clean pages never get a container
 killed (the kernel drops them under pressure and reads them back on demand), but until then they count in
@@ -23,6 +23,7 @@ import errno
 import functools
 import logging
 import sys
+from collections.abc import Callable
 
 __all__ = ["file_backed_ranges", "release_file_pages"]
 
@@ -89,7 +90,7 @@ def _read_maps(path: str) -> str:
 
 
 @functools.cache
-def _madvise() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+def _madvise() -> Callable[..., int] | None:
     """libc's ``madvise`` with errno captured, or None where MADV_PAGEOUT cannot exist."""
     if not sys.platform.startswith("linux"):
         return None
