@@ -695,6 +695,7 @@ def build_memory(data_dir: Path, rows: Iterator[dict[str, Any]], n: int, deadlin
 
 def add_synthetic_points(data_dir: Path, total: int, seed: int, deadline: float) -> dict[str, Any]:
     """Top the claim store up to ``total`` points with random unit vectors and realistic payloads."""
+    import numpy as np
     from tqdm import tqdm
 
     from factmem.agents.base import VerificationResult
@@ -708,8 +709,6 @@ def add_synthetic_points(data_dir: Path, total: int, seed: int, deadline: float)
     settings = _settings(data_dir)
     store = open_store(settings, settings.claims_collection, MINILM_INT8.dim)
     normalizer = Normalizer(max_chars=settings.max_claim_chars)
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     started = time.monotonic()
     try:
