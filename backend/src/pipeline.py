@@ -11,7 +11,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 from factmem.agents.base import (
@@ -38,7 +39,7 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Verification:
-    """Everything one run of the pipeline produced."""
+    """Everything one run of the pipeline produced for one claim."""
 
     claim: NormalizedClaim
     retrieval: Retrieval
@@ -46,6 +47,27 @@ class Verification:
     result: VerificationResult
     write: MemoryWrite
     timings_ms: dict[str, float]
+
+    @property
+    def cache_hit(self) -> bool:
+        return self.retrieval.cache_hit is not None
+
+
+@dataclass
+class ClaimCheck:
+    """One claim on its way through the stages; each stage fills in its part.
+
+    Mutable on purpose: the async driver hands the same object from a worker thread (recall) to the event
+    loop (remote providers) and back to a worker thread (judge, remember), one stage at a time.
+    """
+
+    claim: NormalizedClaim
+    retrieval: Retrieval
+    now: datetime
+    timings: AgentTimings
+    #: Passages from in-process sources (the local evidence collection), found during recall.
+    evidence: list[EvidencePassage] = field(default_factory=list)
+    result: VerificationResult | None = None
 
     @property
     def cache_hit(self) -> bool:
@@ -173,35 +195,62 @@ class VerificationPipeline:
         built = (self.normalizer, self.retriever, self.evidence, self.reasoner, self.memory_updater)
         assert all(agent is not None for agent in built)
 
-    # --- one verification ---
+    # --- the stages of one verification (each runs in a worker thread; none waits on the network) ---
 
-    def verify(self, raw_text: str) -> Verification:
-        """Run the whole pipeline on one claim. Raises ``InputError`` for unusable text, before any write."""
-        timings = AgentTimings()
-        now = utc_now()
-        with _timed(timings, "normalizer"):
-            claim = self.normalizer.normalize(raw_text)
+    def recall(
+        self, claim: NormalizedClaim, *, now: datetime | None = None, timings: AgentTimings | None = None
+    ) -> ClaimCheck:
+        """What the memory knows about the claim, and, unless it is a cache hit, local evidence passages."""
+        now = now or utc_now()
+        timings = timings or AgentTimings()
         with _timed(timings, "retriever"):
             retrieval = self.retriever.retrieve(claim, now=now)
-        evidence: list[EvidencePassage] = []
-        if retrieval.cache_hit is not None:
-            result = _result_from_cache(retrieval)
+        check = ClaimCheck(claim=claim, retrieval=retrieval, now=now, timings=timings)
+        if not check.cache_hit:
+            with _timed(check.timings, "evidence"):
+                check.evidence = self.evidence.collect(claim, check.retrieval.vector)
+        return check
+
+    def judge(self, check: ClaimCheck) -> VerificationResult:
+        """A verdict by the local rules: the cached one on a cache hit, else the local reasoner's."""
+        if check.retrieval.cache_hit is not None:
+            check.result = _result_from_cache(check.retrieval)
         else:
-            with _timed(timings, "evidence"):
-                evidence = self.evidence.collect(claim, retrieval.vector)
-            with _timed(timings, "reasoner"):
-                result = self.reasoner.reason(claim, retrieval, evidence)
-        with _timed(timings, "memory_update"):
-            write = self.memory_updater.update(claim, retrieval, result, now=now)
-        timings.record("total", sum(timings.values.values()))
+            with _timed(check.timings, "reasoner"):
+                check.result = self.reasoner.reason(check.claim, check.retrieval, check.evidence)
+        return check.result
+
+    def remember(self, check: ClaimCheck) -> Verification:
+        """Store the verdict (dedup, seen_count) and freeze the claim's outcome."""
+        assert check.result is not None, "judge a claim before remembering it"
+        with _timed(check.timings, "memory_update"):
+            write = self.memory_updater.update(check.claim, check.retrieval, check.result, now=check.now)
+        check.timings.record("total", sum(check.timings.values.values()))
         return Verification(
-            claim=claim,
-            retrieval=retrieval,
-            evidence=tuple(evidence),
-            result=result,
+            claim=check.claim,
+            retrieval=check.retrieval,
+            evidence=tuple(check.evidence),
+            result=check.result,
             write=write,
-            timings_ms=dict(timings.values),
+            timings_ms=dict(check.timings.values),
         )
+
+    def normalize(self, raw_text: str, timings: AgentTimings) -> NormalizedClaim:
+        """The cleaned claim; raises ``InputError`` for unusable text, before anything is read or written."""
+        with _timed(timings, "normalizer"):
+            return self.normalizer.normalize(raw_text)
+
+    def verify(self, raw_text: str) -> Verification:
+        """The whole local pipeline on one claim, synchronously (CLI, evaluation scripts, tests).
+
+        The server's async driver (``factmem.verifier``) runs the same stages, with remote providers between
+        them when they are configured. Raises ``InputError`` for unusable text, before any write.
+        """
+        timings = AgentTimings()
+        claim = self.normalize(raw_text, timings)
+        check = self.recall(claim, timings=timings)
+        self.judge(check)
+        return self.remember(check)
 
 
 def _result_from_cache(retrieval: Retrieval) -> VerificationResult:

@@ -193,11 +193,14 @@ def test_no_free_verification_slot_is_503(
     app: tuple[TestClient, Service], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, service = app
-    busy = threading.BoundedSemaphore(1)
-    assert busy.acquire(blocking=False)
-    monkeypatch.setattr(service, "verify_slots", busy)
-
-    response = client.post("/verify", json=CLAIM)
+    slots = service.verify_slots
+    for _ in range(slots.total):
+        assert slots.try_acquire()
+    try:
+        response = client.post("/verify", json=CLAIM)
+    finally:
+        for _ in range(slots.total):
+            slots.release()
     assert response.status_code == 503
     assert "retry-after" in response.headers
     assert "concurrent" in response.json()["detail"]

@@ -12,8 +12,9 @@ import logging
 import threading
 import time
 
+from factmem.cpu_slots import CpuSlots
 from factmem.embeddings import MINILM_INT8, get_shared_embedding_model, is_embedding_model_loaded
-from factmem.errors import StoreError
+from factmem.errors import OverloadedError, StoreError
 from factmem.ingest import seed_if_empty
 from factmem.logging_setup import redact_url
 from factmem.memory_guard import GuardObserver, GuardPolicy, MemoryGuard
@@ -21,6 +22,7 @@ from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings
 from factmem.store import ClaimStore, open_store
 from factmem.store.base import INDEXING_THRESHOLD_POINTS
+from factmem.verifier import Verifier
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +53,9 @@ class Service:
             ),
             observer=observer,
         )
-        self.verify_slots = threading.BoundedSemaphore(settings.max_concurrent_requests)
+        #: CPU work of verifications (model, store, JSON); waiting on a remote provider holds none.
+        self.verify_slots = CpuSlots(settings.max_concurrent_requests)
+        self.verifier: Verifier | None = None
         self._warmup: threading.Thread | None = None
 
     def open(self) -> None:
@@ -69,6 +73,7 @@ class Service:
         self.pipeline = VerificationPipeline(
             s, self.claim_store, self.evidence_store, lambda: get_shared_embedding_model(s)
         )
+        self.verifier = Verifier(self.pipeline, self.verify_slots, on_full=self._slots_full)
         self._warmup = threading.Thread(target=self._warm_up, name="factmem-warmup", daemon=True)
         self._warmup.start()
 
@@ -126,6 +131,12 @@ class Service:
             changed,
             count_unindexed(),
         )
+
+    def _slots_full(self) -> OverloadedError:
+        """The refusal of a verification that finds every CPU slot taken (counted as a shed)."""
+        self.record_shed("concurrency")
+        retry_after_s = self.settings.retry_after_s
+        return OverloadedError("too many concurrent verifications; retry shortly", retry_after_s)
 
     def record_shed(self, reason: str) -> None:
         """Count a request refused for ``reason`` (the guard reports its own memory sheds)."""
