@@ -9,7 +9,7 @@ from __future__ import annotations
 import uvicorn
 
 from factmem.api.app import create_app
-from factmem.memory_monitor import limit_malloc_arenas, set_malloc_mmap_threshold
+from factmem.memory.allocator import limit_malloc_arenas, set_malloc_mmap_threshold
 from factmem.settings import get_settings
 
 # Before any worker thread exists: threads created later share these arenas instead of fragmenting new ones,

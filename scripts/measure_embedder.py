@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from factmem.embeddings import MINILM_INT8, Embedder, assemble_model_dir
-from factmem.memory_monitor import malloc_trim
+from factmem.memory.allocator import malloc_trim
 from factmem.model_quantization import runtime_int8_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

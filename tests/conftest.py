@@ -50,7 +50,7 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:
     # An in-process app releasing file pages at ready would page out the test process's own libraries on
-    # every start (they are read back from disk); tests/test_file_pages.py and the real servers cover it.
+    # every start (they are read back from disk); tests/memory/test_file_pages.py and real servers cover it.
     values: dict[str, object] = {
         "data_dir": data_dir,
         "seed_on_empty": False,

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from factmem.errors import EmbeddingError
-from factmem.memory_monitor import malloc_trim
+from factmem.memory.allocator import malloc_trim
 from factmem.model_quantization import VECTORS_VERSION, file_sha256, runtime_int8_model
 from factmem.settings import Settings, get_settings
 

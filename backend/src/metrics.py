@@ -3,7 +3,7 @@
 One ``Metrics`` object per app run owns a ``CollectorRegistry`` of its own (never the global default), so
 several apps can live side by side in one test process. Values that change on their own (memory, store
 sizes, readiness) are read when Prometheus scrapes, by custom collectors; events (requests, sheds,
-cleanups) are counted as they happen. ``Metrics`` is also the memory guard's observer.
+cleanups) are counted as they happen. ``Metrics`` is also the observer of the memory guard and admission.
 
 Like prometheus_client's ``ProcessCollector``, the collectors take their data sources as arguments
 (``proc``, ``cgroup_root``, the service) and never fail a scrape: a value that cannot be read is left out,
@@ -29,7 +29,9 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from factmem import __version__
-from factmem.memory_monitor import MemoryUsage, get_memory_usage
+from factmem.admission import REFUSAL_REASONS
+from factmem.memory.guard import CLEANUP_REASONS
+from factmem.memory.readings import MemoryUsage, get_memory_usage
 from factmem.store.base import ClaimStore
 
 __all__ = ["HTTP_DURATION_BUCKETS", "MemoryCollector", "Metrics", "ServiceCollector", "ServiceView"]
@@ -40,10 +42,6 @@ _MB = 1024 * 1024
 
 #: Request latency buckets, in seconds: a cache hit takes milliseconds, a cold miss up to seconds.
 HTTP_DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-#: Label values created at zero, so ``rate()`` works from the first scrape.
-SHED_REASONS = ("memory", "concurrency", "warming_up", "startup_failed")
-CLEANUP_REASONS = ("ready", "soft-threshold", "periodic")
 
 
 class ServiceView(Protocol):
@@ -156,7 +154,7 @@ def _count(store: ClaimStore | None) -> int | None:
 
 
 class Metrics:
-    """The registry and every factmem metric; the memory guard's observer.
+    """The registry and every factmem metric; the observer of the memory guard and admission.
 
     Args:
         memory_limit_mb: The ``MEMORY_LIMIT_MB`` setting, passed to ``get_memory_usage`` at each scrape.
@@ -216,9 +214,10 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        # label values created at zero, so ``rate()`` works from the first scrape
         for reason in CLEANUP_REASONS:
             self.cleanups.labels(reason)
-        for reason in SHED_REASONS:
+        for reason in REFUSAL_REASONS:
             self.requests_shed.labels(reason)
 
     def watch(self, service: ServiceView) -> None:
@@ -235,10 +234,10 @@ class Metrics:
         self.http_request_duration.labels(route, outcome).observe(seconds)
 
     def memory_cleaned(self, reason: str, released_bytes: int) -> None:
-        """``GuardObserver``: one cleanup ran."""
+        """``CleanupObserver``: one cleanup ran."""
         self.cleanups.labels(reason).inc()
         self.released_bytes.inc(max(0, released_bytes))
 
     def request_shed(self, reason: str) -> None:
-        """``GuardObserver``: one request was refused."""
+        """``RefusalObserver``: one request was refused."""
         self.requests_shed.labels(reason).inc()

@@ -130,21 +130,10 @@ class VerificationPipeline:
 
     @property
     def retriever(self) -> Retriever:
-        s = self.settings
-        policy = RetrievalPolicy(
-            top_k=s.top_k,
-            cache_similarity=s.cache_similarity_threshold,
-            cache_max_age_days=s.cache_max_age_days,
-            decay_sigma_days=s.decay_sigma_days,
-            relation_floor=min(
-                s.min_evidence_similarity,
-                s.cache_similarity_threshold,
-                s.dedup_similarity_threshold,
-                s.strong_match_similarity,
-            ),
-            vector_cache_size=s.vector_cache_size,
+        return self._agent(
+            "retriever",
+            lambda: Retriever(self.claim_store, self.embedder, RetrievalPolicy.from_settings(self.settings)),
         )
-        return self._agent("retriever", lambda: Retriever(self.claim_store, self.embedder, policy))
 
     @property
     def evidence(self) -> EvidenceCollector:
@@ -156,14 +145,7 @@ class VerificationPipeline:
 
     @property
     def reasoner(self) -> LocalReasoner:
-        s = self.settings
-        policy = ReasoningPolicy(
-            strong_match_similarity=s.strong_match_similarity,
-            min_evidence_similarity=s.min_evidence_similarity,
-            uncertain_below_confidence=s.uncertain_below_confidence,
-            opposite_polarity_factor=s.opposite_polarity_confidence_factor,
-        )
-        return self._agent("reasoner", lambda: LocalReasoner(policy))
+        return self._agent("reasoner", lambda: LocalReasoner(ReasoningPolicy.from_settings(self.settings)))
 
     @property
     def memory_updater(self) -> MemoryUpdater:

@@ -14,6 +14,7 @@ from factmem.agents.base import (
     VerificationResult,
 )
 from factmem.agents.reasoner import LocalReasoner, ReasoningPolicy
+from factmem.settings import Settings
 
 CLAIM = NormalizedClaim(original_text="x", normalized_text="X.", comparison_key="x")
 
@@ -50,7 +51,8 @@ def match(
 
 def reason(*matches: MemoryMatch, evidence: list[EvidencePassage] | None = None) -> VerificationResult:
     retrieval = Retrieval(vector=np.zeros(384, dtype=np.float32), matches=tuple(matches))
-    return LocalReasoner(ReasoningPolicy()).reason(CLAIM, retrieval, evidence or [])
+    policy = ReasoningPolicy.from_settings(Settings(_env_file=None))  # type: ignore[call-arg]
+    return LocalReasoner(policy).reason(CLAIM, retrieval, evidence or [])
 
 
 def test_strong_same_match_transfers_verdict() -> None:

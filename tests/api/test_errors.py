@@ -129,7 +129,7 @@ def test_over_the_memory_limit_verify_is_503_and_stores_nothing(
     assert "memory" in response.json()["detail"]
     assert response.json()["request_id"] == response.headers["x-request-id"]
     assert service.claim_store is not None and service.claim_store.count() == 0
-    assert service.guard.requests_shed == 1 and service.guard.requests_admitted == 0
+    assert service.admission.refused == {"memory": 1} and service.admission.admitted == 0
     assert service.guard.cleanups >= 1, "a cleanup is tried before shedding"
 
 
@@ -193,7 +193,7 @@ def test_no_free_verification_slot_is_503(
     app: tuple[TestClient, Service], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, service = app
-    slots = service.verify_slots
+    slots = service.admission.slots
     for _ in range(slots.total):
         assert slots.try_acquire()
     try:

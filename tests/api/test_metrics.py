@@ -173,19 +173,19 @@ def test_memory_shed_and_cleanup_are_counted(tmp_path: Path) -> None:
     assert only(samples, "factmem_memory_released_bytes_total").value >= 0
     assert only(samples, "factmem_memory_limit_bytes").labels == {"source": "setting"}
     assert only(samples, "factmem_memory_limit_bytes").value == 1 * MB
-    assert service.guard.requests_shed == 1
+    assert service.admission.refused == {"memory": 1}
 
 
 def test_concurrency_shed_is_counted(app: tuple[TestClient, Service]) -> None:
     client, service = app
     slots = service.settings.max_concurrent_requests
     for _ in range(slots):
-        assert service.verify_slots.try_acquire()
+        assert service.admission.slots.try_acquire()
     try:
         response = client.post("/verify", json={"raw_text": NEW_CLAIM})
     finally:
         for _ in range(slots):
-            service.verify_slots.release()
+            service.admission.slots.release()
     assert response.status_code == 503
 
     samples = scrape(client)

@@ -73,7 +73,7 @@ def test_health_reports_memory(http: httpx.Client) -> None:
 def test_file_pages_are_released_once_ready(http: httpx.Client, server: RunningServer) -> None:
     """The startup release (MEMORY_RELEASE_FILE_PAGES, on by default) runs once, counted and logged.
 
-    How much it takes is measured by tests/test_file_pages.py and the benchmark, not here: the kernel
+    How much it takes is measured by tests/memory/test_file_pages.py and the benchmark, not here: the kernel
     leaves pages that another process maps too, and this test process maps the same libraries.
     """
     ready_cleanups = [

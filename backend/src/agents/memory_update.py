@@ -89,7 +89,7 @@ def _is_better(result: VerificationResult, stored: dict[str, Any]) -> bool:
 class MemoryUpdater:
     name = "memory_update"
 
-    def __init__(self, store: ClaimStore, dedup_similarity: float = 0.90, embedding_model: str = "") -> None:
+    def __init__(self, store: ClaimStore, *, dedup_similarity: float, embedding_model: str) -> None:
         self._store = store
         self._embedding_model = embedding_model
         self._dedup_similarity = dedup_similarity

@@ -16,6 +16,7 @@ Order of rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from factmem.agents.base import (
     EvidencePassage,
@@ -26,13 +27,27 @@ from factmem.agents.base import (
     opposite_verdict,
 )
 
+if TYPE_CHECKING:
+    from factmem.settings import Settings
+
 
 @dataclass(frozen=True)
 class ReasoningPolicy:
-    strong_match_similarity: float = 0.85
-    min_evidence_similarity: float = 0.70
-    uncertain_below_confidence: float = 0.5
-    opposite_polarity_factor: float = 0.8
+    """The reasoner's settings; :meth:`from_settings` is the only place they are read from ``Settings``."""
+
+    strong_match_similarity: float
+    min_evidence_similarity: float
+    uncertain_below_confidence: float
+    opposite_polarity_factor: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ReasoningPolicy:
+        return cls(
+            strong_match_similarity=settings.strong_match_similarity,
+            min_evidence_similarity=settings.min_evidence_similarity,
+            uncertain_below_confidence=settings.uncertain_below_confidence,
+            opposite_polarity_factor=settings.opposite_polarity_confidence_factor,
+        )
 
 
 def _decay_factor(match: MemoryMatch) -> float:

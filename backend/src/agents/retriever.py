@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,17 +24,39 @@ from factmem.polarity import ClaimRelation, ClaimSignature, claim_signature, com
 from factmem.store.base import ClaimStore, StoredPoint
 from factmem.time_decay import age_days, time_decayed_score, utc_now
 
+if TYPE_CHECKING:
+    from factmem.settings import Settings
+
 
 @dataclass(frozen=True)
 class RetrievalPolicy:
-    top_k: int = 10
-    cache_similarity: float = 0.85
-    cache_max_age_days: float = 30.0
-    decay_sigma_days: float = 90.0
+    """The retriever's settings; :meth:`from_settings` is the only place they are read from ``Settings``."""
+
+    top_k: int
+    cache_similarity: float
+    cache_max_age_days: float
+    decay_sigma_days: float
     #: Below this similarity no agent looks at a match's polarity, so it is not computed ("unrelated").
-    relation_floor: float = 0.70
+    relation_floor: float
     #: Vectors of recently seen normalized claims kept for repeats (bounded; 0 turns it off).
-    vector_cache_size: int = 256
+    vector_cache_size: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetrievalPolicy:
+        return cls(
+            top_k=settings.top_k,
+            cache_similarity=settings.cache_similarity_threshold,
+            cache_max_age_days=settings.cache_max_age_days,
+            decay_sigma_days=settings.decay_sigma_days,
+            # the lowest similarity at which any agent (reasoner, cache, dedup) looks at a match's relation
+            relation_floor=min(
+                settings.min_evidence_similarity,
+                settings.cache_similarity_threshold,
+                settings.dedup_similarity_threshold,
+                settings.strong_match_similarity,
+            ),
+            vector_cache_size=settings.vector_cache_size,
+        )
 
 
 class VectorCache:

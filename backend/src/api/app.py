@@ -10,13 +10,13 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 from factmem import __version__
-from factmem.api import memory, observability, operations, verify
+from factmem.api import claim_store, observability, operations, verify
 from factmem.api.errors import install_error_handlers
 from factmem.api.middleware import RequestContextMiddleware
 from factmem.api.observability import MetricsMiddleware
 from factmem.api.service import Service
 from factmem.logging_setup import configure_logging
-from factmem.memory_monitor import log_memory_usage
+from factmem.memory.readings import log_memory_usage
 from factmem.metrics import Metrics
 from factmem.settings import Settings, get_settings
 
@@ -62,5 +62,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(operations.router)
     app.include_router(observability.router)
     app.include_router(verify.router)
-    app.include_router(memory.router)
+    app.include_router(claim_store.router)
     return app

@@ -15,7 +15,6 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from factmem.api.service import Service
-from factmem.errors import OverloadedError
 from factmem.pipeline import VerificationPipeline
 
 
@@ -29,11 +28,9 @@ ServiceDep = Annotated[Service, Depends(get_service)]
 async def get_ready_pipeline(service: ServiceDep) -> VerificationPipeline:
     """The pipeline, once warm-up is done; before that a 503 the client can retry."""
     if service.startup_error is not None:
-        service.record_shed("startup_failed")
-        raise OverloadedError("service failed to start; see the server log", service.settings.retry_after_s)
+        raise service.admission.refuse("startup_failed", "service failed to start; see the server log")
     if not service.ready.is_set() or service.pipeline is None:
-        service.record_shed("warming_up")
-        raise OverloadedError("service is warming up (loading the model)", service.settings.retry_after_s)
+        raise service.admission.refuse("warming_up", "service is warming up (loading the model)")
     return service.pipeline
 
 

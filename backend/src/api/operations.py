@@ -56,8 +56,8 @@ async def health(service: ServiceDep) -> dict[str, Any]:
         "model_loaded": service.model_loaded,
         "store_backend": service.claim_store.backend if service.claim_store else None,
         "uptime_s": round(service.uptime_s, 1),
-        "requests_admitted": service.guard.requests_admitted,
-        "requests_shed": service.guard.requests_shed,
+        "requests_admitted": service.admission.admitted,
+        "requests_shed": service.admission.refused_total,
         "cleanups": service.guard.cleanups,
         "version": __version__,
     }

@@ -1,4 +1,4 @@
-"""The service object behind the routes: settings, stores, pipeline, readiness and the memory guard.
+"""The service object behind the routes: settings, stores, pipeline, readiness, memory guard and admission.
 
 Created once in the app's lifespan and kept on ``app.state``. The slow part of startup (loading the model,
 seeding an empty memory, building the vector index) runs in a background thread, so ``/health`` answers at
@@ -11,13 +11,15 @@ import gc
 import logging
 import threading
 import time
+from typing import Protocol
 
+from factmem.admission import Admission, RefusalObserver
 from factmem.cpu_slots import CpuSlots
 from factmem.embeddings import MINILM_INT8, get_shared_embedding_model, is_embedding_model_loaded
-from factmem.errors import OverloadedError, StoreError
+from factmem.errors import StoreError
 from factmem.ingest import seed_if_empty
 from factmem.logging_setup import redact_url
-from factmem.memory_guard import GuardObserver, GuardPolicy, MemoryGuard
+from factmem.memory.guard import CleanupObserver, GuardPolicy, MemoryGuard
 from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings
 from factmem.store import ClaimStore, open_store
@@ -31,10 +33,13 @@ logger = logging.getLogger(__name__)
 INDEX_BUILD_MIN_UNINDEXED = INDEXING_THRESHOLD_POINTS
 
 
+class ServiceObserver(CleanupObserver, RefusalObserver, Protocol):
+    """Told about cleanups and refused requests (the Prometheus metrics)."""
+
+
 class Service:
-    def __init__(self, settings: Settings, observer: GuardObserver | None = None) -> None:
+    def __init__(self, settings: Settings, observer: ServiceObserver | None = None) -> None:
         self.settings = settings
-        self.observer = observer  # metrics: told about cleanups and refused requests
         self.started_at = time.monotonic()
         self.ready = threading.Event()
         self.startup_error: str | None = None
@@ -42,19 +47,14 @@ class Service:
         self.claim_store: ClaimStore | None = None
         self.evidence_store: ClaimStore | None = None
         self.pipeline: VerificationPipeline | None = None
-        self.guard = MemoryGuard(
-            GuardPolicy(
-                limit_mb=settings.memory_limit_mb,
-                soft_fraction=settings.memory_soft_fraction,
-                hard_fraction=settings.memory_hard_fraction,
-                cleanup_every=settings.memory_cleanup_every,
-                retry_after_s=settings.retry_after_s,
-                release_file_pages=settings.memory_release_file_pages,
-            ),
+        self.guard = MemoryGuard(GuardPolicy.from_settings(settings), observer=observer)
+        self.admission = Admission(
+            self.guard,
+            #: CPU work of verifications (model, store, JSON); waiting on a remote provider holds none.
+            CpuSlots(settings.max_concurrent_requests),
+            retry_after_s=settings.retry_after_s,
             observer=observer,
         )
-        #: CPU work of verifications (model, store, JSON); waiting on a remote provider holds none.
-        self.verify_slots = CpuSlots(settings.max_concurrent_requests)
         self.verifier: Verifier | None = None
         self._warmup: threading.Thread | None = None
 
@@ -73,7 +73,7 @@ class Service:
         self.pipeline = VerificationPipeline(
             s, self.claim_store, self.evidence_store, lambda: get_shared_embedding_model(s)
         )
-        self.verifier = Verifier(self.pipeline, self.verify_slots, on_full=self._slots_full)
+        self.verifier = Verifier(self.pipeline, self.admission)
         self._warmup = threading.Thread(target=self._warm_up, name="factmem-warmup", daemon=True)
         self._warmup.start()
 
@@ -95,7 +95,7 @@ class Service:
             gc.freeze()
             if self.settings.memory_release_file_pages:
                 # Loading ran code and read store pages that serving will not touch again; what serving
-                # needs faults back in, so RSS from here on is the working set (factmem.file_pages).
+                # needs faults back in, so RSS from here on is the working set (factmem.memory.file_pages).
                 self.guard.cleanup("ready", release_file_pages=True)
             self.ready.set()
             logger.info(
@@ -131,17 +131,6 @@ class Service:
             changed,
             count_unindexed(),
         )
-
-    def _slots_full(self) -> OverloadedError:
-        """The refusal of a verification that finds every CPU slot taken (counted as a shed)."""
-        self.record_shed("concurrency")
-        retry_after_s = self.settings.retry_after_s
-        return OverloadedError("too many concurrent verifications; retry shortly", retry_after_s)
-
-    def record_shed(self, reason: str) -> None:
-        """Count a request refused for ``reason`` (the guard reports its own memory sheds)."""
-        if self.observer is not None:
-            self.observer.request_shed(reason)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         return self.ready.wait(timeout)

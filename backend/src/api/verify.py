@@ -73,9 +73,10 @@ async def verify(
 ) -> Response:
     """Verify a claim: a cached verdict for a claim seen recently, else retrieval, evidence and reasoning.
 
-    The route itself only awaits: the work runs in worker threads holding one of the CPU slots (503 +
-    Retry-After when none is free), and the JSON is written there too (pydantic's Rust serializer), so the
-    event loop that answers ``/health`` never serializes a response. ``response_model`` documents the body.
+    The route itself only awaits: the work runs in worker threads holding one of the CPU slots, once
+    admission let it in (503 + Retry-After when no slot is free or memory has no room), and the JSON is
+    written there too (pydantic's Rust serializer), so the event loop that answers ``/health`` never
+    serializes a response. ``response_model`` documents the body.
     """
     assert service.verifier is not None  # the pipeline dependency answered 503 before the service opened
     request_id = request_id_of(request)
@@ -85,7 +86,7 @@ async def verify(
         outcome["cache_hit"] = verification.cache_hit
         return to_response(verification, request_id).model_dump_json()
 
-    body_json = await service.verifier.verify(body.raw_text, admit=service.guard.admit, render=render)
+    body_json = await service.verifier.verify(body.raw_text, render=render)
     request.state.outcome = "cache_hit" if outcome["cache_hit"] else "cache_miss"  # for the metrics
     if service.guard.after_request():
         background.add_task(service.guard.cleanup, "periodic")

@@ -1,77 +1,27 @@
-"""Tests for factmem.memory_monitor on fixture copies of real /proc and cgroup v1/v2 files.
-
-Like prometheus_client's ``tests/proc``, the fixtures are data directories in the kernel's own formats
-(``tests/fixtures/memory``), passed in as ``proc=`` and ``cgroup_root=`` instead of mocking ``open``.
-"""
+"""A memory reading (``factmem.memory.readings``) on fixture copies of real /proc and cgroup v1/v2 files."""
 
 from __future__ import annotations
 
 import dataclasses
-import errno
-import gc
 import json
 import logging
-import os
-import platform
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-from factmem import memory_monitor
-from factmem.memory_monitor import (
-    MemoryUsage,
-    check_memory_limit,
-    cleanup_memory,
-    get_memory_usage,
-    limit_malloc_arenas,
-    log_memory_usage,
-    malloc_trim,
-    set_malloc_mmap_threshold,
+from memory_fixtures import (
+    ANON_MB,
+    CGROUP,
+    FILE_MB,
+    MEM_AVAILABLE_MB,
+    PEAK_MB,
+    PROC,
+    RSS_MB,
+    VMS_MB,
+    make_proc,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "memory"
-PROC = FIXTURES / "proc"
-CGROUP = FIXTURES / "cgroup"
-
-# Values of fixtures/memory/proc/self/status and proc/meminfo, in MB.
-RSS_MB = 287744 / 1024  # VmRSS
-ANON_MB = 201728 / 1024  # RssAnon
-FILE_MB = (84992 + 1024) / 1024  # RssFile + RssShmem
-PEAK_MB = 301224 / 1024  # VmHWM
-VMS_MB = 698112 / 1024  # VmSize
-MEM_AVAILABLE_MB = 24319756 / 1024
-
-
-def make_proc(tmp_path: Path, cgroup_variant: str) -> Path:
-    """A copy of the fixture /proc whose self/cgroup is one of the ``proc_cgroup`` variants."""
-    proc = tmp_path / "proc"
-    shutil.copytree(PROC, proc)
-    shutil.copyfile(FIXTURES / "proc_cgroup" / cgroup_variant, proc / "self" / "cgroup")
-    return proc
-
-
-def synthetic_usage(rss_mb: float, rss_anon_mb: float | None, limit_mb: float | None = 512.0) -> MemoryUsage:
-    return MemoryUsage(
-        rss_mb=rss_mb,
-        rss_anon_mb=rss_anon_mb,
-        rss_file_mb=None if rss_anon_mb is None else rss_mb - rss_anon_mb,
-        peak_rss_mb=rss_mb,
-        vms_mb=rss_mb * 2,
-        limit_mb=limit_mb,
-        limit_source="none" if limit_mb is None else "setting",
-        percent=None if limit_mb is None else rss_mb / limit_mb * 100,
-        available_mb=None,
-        container_usage_mb=None,
-        container_limit_mb=None,
-        oom_events=None,
-        oom_kill_events=None,
-        gc_counts=(0, 0, 0),
-        last_cleanup_released_mb=0.0,
-    )
-
+from factmem.memory.readings import MemoryUsage, get_memory_usage, log_memory_usage
 
 # --- /proc/self/status ---------------------------------------------------------------------------
 
@@ -286,141 +236,6 @@ def test_real_process_usage() -> None:
     assert all(isinstance(count, int) for count in usage.gc_counts)
 
 
-# --- check_memory_limit --------------------------------------------------------------------------
-
-
-def test_check_under_limit() -> None:
-    check = check_memory_limit(usage=synthetic_usage(rss_mb=300.0, rss_anon_mb=250.0))
-    assert check.limit_mb == 512.0
-    assert (check.over_soft, check.over_hard) == (False, False)
-
-
-def test_check_file_backed_rss_is_soft_only() -> None:
-    # 500 MB resident but most of it a droppable mmap: clean up, don't refuse requests.
-    check = check_memory_limit(usage=synthetic_usage(rss_mb=500.0, rss_anon_mb=200.0))
-    assert (check.over_soft, check.over_hard) == (True, False)
-
-
-def test_check_anonymous_over_hard() -> None:
-    check = check_memory_limit(usage=synthetic_usage(rss_mb=495.0, rss_anon_mb=490.0))
-    assert (check.over_soft, check.over_hard) == (True, True)
-
-
-def test_check_hard_falls_back_to_rss_without_anon() -> None:
-    check = check_memory_limit(usage=synthetic_usage(rss_mb=490.0, rss_anon_mb=None))
-    assert check.over_hard is True
-
-
-def test_check_fractions_and_explicit_limit() -> None:
-    usage = synthetic_usage(rss_mb=300.0, rss_anon_mb=300.0)
-    assert check_memory_limit(usage=usage, soft_fraction=0.5).over_soft is True
-    assert check_memory_limit(usage=usage, hard_fraction=0.5).over_hard is True
-    tight = check_memory_limit(256.0, usage=usage)
-    assert tight.limit_mb == 256.0
-    assert (tight.over_soft, tight.over_hard) == (True, True)
-
-
-def test_check_without_limit_is_never_over() -> None:
-    check = check_memory_limit(usage=synthetic_usage(rss_mb=10_000.0, rss_anon_mb=10_000.0, limit_mb=None))
-    assert check.limit_mb is None
-    assert (check.over_soft, check.over_hard) == (False, False)
-
-
-@pytest.mark.parametrize(("soft", "hard"), [(0.0, 0.95), (0.8, -1.0)])
-def test_check_rejects_non_positive_fractions(soft: float, hard: float) -> None:
-    with pytest.raises(ValueError, match="must be > 0"):
-        check_memory_limit(512.0, soft_fraction=soft, hard_fraction=hard)
-
-
-# --- cleanup_memory and malloc_trim --------------------------------------------------------------
-
-
-class _Cycle:
-    def __init__(self) -> None:
-        self.me = self
-
-
-def test_cleanup_memory_collects_and_records_release(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(memory_monitor, "_last_cleanup_released_mb", -1.0)
-    was_enabled = gc.isenabled()
-    gc.disable()  # keep the automatic collector from freeing the cycles first
-    try:
-        for _ in range(1000):
-            _Cycle()
-        result = cleanup_memory()
-    finally:
-        if was_enabled:
-            gc.enable()
-    assert result.gc_collected >= 1000
-    assert result.rss_before_mb > 0 and result.rss_after_mb > 0
-    assert result.released_mb == pytest.approx(max(0.0, result.rss_before_mb - result.rss_after_mb))
-    assert result.anon_before_mb is not None and result.anon_after_mb is not None
-    assert 0 < result.duration_ms < 5_000
-    assert result.trimmed is (platform.libc_ver()[0] == "glibc")
-    assert get_memory_usage().last_cleanup_released_mb == result.released_mb
-
-
-def test_cleanup_memory_on_fixture_proc() -> None:
-    result = cleanup_memory(proc=str(PROC))
-    assert result.rss_before_mb == pytest.approx(RSS_MB)
-    assert result.rss_after_mb == pytest.approx(RSS_MB)
-    assert result.released_mb == 0.0
-    assert result.anon_after_mb == pytest.approx(ANON_MB)
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="malloc_trim is glibc-only")
-def test_malloc_trim_runs_on_glibc() -> None:
-    assert malloc_trim() is True
-    assert memory_monitor._libc() is memory_monitor._libc()  # looked up once
-
-
-class _LibcWithoutTrim:
-    """Behaves like ``ctypes.CDLL`` of a libc lacking the symbol (musl): attribute lookup fails."""
-
-    def __getattr__(self, name: str) -> object:
-        raise AttributeError(name)
-
-
-@pytest.mark.parametrize("libc", [None, _LibcWithoutTrim()])
-def test_malloc_trim_absent_is_a_noop(monkeypatch: pytest.MonkeyPatch, libc: object) -> None:
-    monkeypatch.setattr(memory_monitor, "_libc", lambda: libc)
-    assert malloc_trim() is False
-    assert cleanup_memory().trimmed is False
-
-
-class _RecordingTrim:
-    """Stands in for the ctypes function so the test sees the call glibc would get."""
-
-    def __init__(self, error: Exception | None = None) -> None:
-        self.calls: list[int] = []
-        self.error = error
-
-    def __call__(self, pad: int) -> int:
-        self.calls.append(pad)
-        if self.error is not None:
-            raise self.error
-        return 1
-
-
-class _FakeLibc:
-    def __init__(self, trim: _RecordingTrim) -> None:
-        self.malloc_trim = trim
-
-
-def test_malloc_trim_calls_libc_with_zero_padding(monkeypatch: pytest.MonkeyPatch) -> None:
-    trim = _RecordingTrim()
-    monkeypatch.setattr(memory_monitor, "_libc", lambda: _FakeLibc(trim))
-    assert malloc_trim() is True
-    assert trim.calls == [0]
-
-
-def test_malloc_trim_swallows_call_errors(monkeypatch: pytest.MonkeyPatch) -> None:
-    trim = _RecordingTrim(error=OSError("no"))
-    monkeypatch.setattr(memory_monitor, "_libc", lambda: _FakeLibc(trim))
-    assert malloc_trim() is False
-    assert trim.calls == [0]
-
-
 # --- as_dict and logging -------------------------------------------------------------------------
 
 
@@ -452,100 +267,3 @@ def test_log_memory_usage_writes_one_structured_line(caplog: pytest.LogCaptureFi
     assert " limit_mb=512.0 limit_source=setting" in message
     assert message.endswith(' model="bge small" requests=3')
     assert record.memory_usage["limit_mb"] == 512.0
-
-
-# --- malloc tuning -------------------------------------------------------------------------------
-
-
-class _RecordingMallopt:
-    def __init__(self) -> None:
-        self.calls: list[tuple[int, int]] = []
-
-    def __call__(self, param: int, value: int) -> int:
-        self.calls.append((param, value))
-        return 1
-
-
-class _LibcWithMallopt:
-    def __init__(self, mallopt: _RecordingMallopt) -> None:
-        self.mallopt = mallopt
-
-
-def test_malloc_tuning_passes_glibc_its_parameters(monkeypatch: pytest.MonkeyPatch) -> None:
-    mallopt = _RecordingMallopt()
-    monkeypatch.setattr(memory_monitor, "_libc", lambda: _LibcWithMallopt(mallopt))
-    assert set_malloc_mmap_threshold(128) is True
-    assert limit_malloc_arenas(2) is True
-    assert set_malloc_mmap_threshold(0) is False  # 0: keep glibc's adaptive threshold
-    assert limit_malloc_arenas(0) is False
-    assert mallopt.calls == [(-3, 128 * 1024), (-8, 2)]  # M_MMAP_THRESHOLD, M_ARENA_MAX
-
-
-@pytest.mark.parametrize("libc", [None, _LibcWithoutTrim()])
-def test_malloc_tuning_without_glibc_is_a_noop(monkeypatch: pytest.MonkeyPatch, libc: object) -> None:
-    monkeypatch.setattr(memory_monitor, "_libc", lambda: libc)
-    assert set_malloc_mmap_threshold(128) is False
-    assert limit_malloc_arenas(2) is False
-
-
-_CHURN = """
-import sys
-import numpy as np
-from factmem.memory_monitor import set_malloc_mmap_threshold
-
-if sys.argv[1] == "fixed":
-    assert set_malloc_mmap_threshold(128)
-
-def anon_mb():
-    status = open("/proc/self/status").read().splitlines()
-    return next(int(line.split()[1]) // 1024 for line in status if line.startswith("RssAnon"))
-
-before = anon_mb()
-for _ in range(3):  # activation-sized buffers (1-3 MB), freed in another order than allocated
-    blocks = [np.ones(256 * 1024 * (1 + i % 3), dtype=np.float32) for i in range(60)]
-    kept = blocks[::7]
-    del blocks
-print(anon_mb() - before - sum(b.nbytes for b in kept) // 2**20)
-"""
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc-only")
-def test_fixed_mmap_threshold_gives_freed_buffers_back(tmp_path: Path) -> None:
-    """The reason for MALLOC_MMAP_THRESHOLD_KB: with glibc's adaptive threshold, freed multi-MB buffers stay
-    in the heap (this churn keeps ~100 MB it no longer uses); with a fixed one they go back to the OS."""
-    retained = {}
-    for mode in ("adaptive", "fixed"):
-        done = subprocess.run(
-            [sys.executable, "-c", _CHURN, mode], capture_output=True, text=True, timeout=60, check=True
-        )
-        retained[mode] = int(done.stdout)
-    assert retained["fixed"] <= 10, retained
-    assert retained["adaptive"] >= 50, retained  # the baseline the fix is measured against
-
-
-# --- reading kernel files -------------------------------------------------------------------------
-
-
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
-def test_kernel_files_read_the_same_whether_the_gil_is_kept_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
-    kept = memory_monitor._read_status("/proc")
-    monkeypatch.setattr(memory_monitor, "_pread_keeping_gil", lambda: None)  # os.pread, as without PyDLL
-    released = memory_monitor._read_status("/proc")
-    assert kept.keys() == released.keys() >= {"VmRSS", "RssAnon", "RssFile", "VmHWM", "VmSize"}
-    assert abs(kept["VmRSS"] - released["VmRSS"]) < 64 * 1024  # kB: the same process moments apart
-
-
-@pytest.mark.skipif(memory_monitor._pread_keeping_gil() is None, reason="libc pread not callable via ctypes")
-def test_pread_keeping_the_gil_reads_at_an_offset_and_reports_errors(tmp_path: Path) -> None:
-    path = tmp_path / "file"
-    path.write_bytes(b"0123456789")
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        assert memory_monitor._pread(fd, 4, 3) == b"3456"
-        assert memory_monitor._pread(fd, 64, 0) == b"0123456789"
-        assert memory_monitor._pread(fd, 64, 10) == b""
-    finally:
-        os.close(fd)
-    with pytest.raises(OSError) as closed:
-        memory_monitor._pread(fd, 4, 0)
-    assert closed.value.errno == errno.EBADF

@@ -1,15 +1,14 @@
-"""Admission control by memory: clean up early, shed load before the platform kills the process.
+"""The memory guard: clean up early, and tell admission when memory is too high to serve one more request.
 
-Before each ``/verify`` the guard reads the process's memory (a cheap ``/proc`` read). Above the soft
+Before each ``/verify`` the guard reads the process's memory (a cheap kernel-file read). Above the soft
 threshold it runs a cleanup (``gc.collect`` + ``malloc_trim``); if anonymous memory is still above the hard
-threshold the request is refused with 503 + Retry-After and changes nothing. Every N requests it cleans up
-anyway, so fragmentation never accumulates. With ``release_file_pages`` a soft-threshold cleanup also hands
-file-backed pages back to the kernel (at most once per ``file_pages_interval_s``: the pages in use are read
-back after each release, so doing it on every request over the threshold would only thrash). Anonymous RSS
-is what it compares: file-backed pages of the vector store's mmap can be dropped by the kernel and do not get
-a container killed.
+threshold there is no room, and admission (:mod:`factmem.admission`) refuses the request with 503 +
+Retry-After before it changes anything. Every N requests it cleans up anyway, so fragmentation never
+accumulates. With ``release_file_pages`` a soft-threshold cleanup also hands file-backed pages back to the
+kernel, at most once per ``file_pages_interval_s``: the pages in use are read back after each release, so
+doing it on every request over the threshold would only thrash.
 
-An optional ``GuardObserver`` (the Prometheus metrics, in the app) hears of every cleanup and shed; it is
+An optional ``CleanupObserver`` (the Prometheus metrics, in the app) hears of every cleanup; it is
 duck-typed so this module never imports a metrics library.
 """
 
@@ -20,33 +19,49 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from factmem.errors import OverloadedError
-from factmem.memory_monitor import CleanupResult, MemoryCheck, check_memory_limit, cleanup_memory
+from factmem.memory.cleanup import CleanupResult, cleanup_memory
+from factmem.memory.limits import MemoryCheck, Thresholds, check_memory
+from factmem.memory.readings import get_memory_usage
+
+if TYPE_CHECKING:
+    from factmem.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
 
+#: Why a cleanup ran: after warm-up, over the soft threshold, or on the every-N cadence.
+CLEANUP_REASONS = ("ready", "soft-threshold", "periodic")
 
-class GuardObserver(Protocol):
-    """Told about cleanups and refused requests (e.g. to count them); must not raise."""
+
+class CleanupObserver(Protocol):
+    """Told about every cleanup (e.g. to count it); must not raise."""
 
     def memory_cleaned(self, reason: str, released_bytes: int) -> None: ...
-
-    def request_shed(self, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
 class GuardPolicy:
-    limit_mb: float | None = 512.0
-    soft_fraction: float = 0.80
-    hard_fraction: float = 0.95
-    cleanup_every: int = 10
-    retry_after_s: int = 5
-    release_file_pages: bool = False
+    """The guard's settings; :meth:`from_settings` is the only place they are read from ``Settings``."""
+
+    #: the ``MEMORY_LIMIT_MB`` setting (a stricter container limit still wins, reading by reading)
+    limit_mb: float | None
+    thresholds: Thresholds
+    cleanup_every: int
+    release_file_pages: bool
+    #: at most one file-page release per this many seconds over the soft threshold
     file_pages_interval_s: float = 30.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GuardPolicy:
+        return cls(
+            limit_mb=settings.memory_limit_mb,
+            thresholds=Thresholds(settings.memory_soft_fraction, settings.memory_hard_fraction),
+            cleanup_every=settings.memory_cleanup_every,
+            release_file_pages=settings.memory_release_file_pages,
+        )
 
 
 class MemoryGuard:
@@ -55,7 +70,7 @@ class MemoryGuard:
     def __init__(
         self,
         policy: GuardPolicy,
-        observer: GuardObserver | None = None,
+        observer: CleanupObserver | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.policy = policy
@@ -63,19 +78,14 @@ class MemoryGuard:
         self._clock = clock
         self._file_pages_released_at: float | None = None
         self._lock = threading.Lock()
-        self.requests_admitted = 0
-        self.requests_shed = 0
+        self._finished_requests = 0
         self.cleanups = 0
         self.released_mb_total = 0.0
         self.last_check: MemoryCheck | None = None
 
     def check(self) -> MemoryCheck:
-        """A fresh reading against the policy's thresholds (cheap: a ``/proc`` read)."""
-        check = check_memory_limit(
-            self.policy.limit_mb,
-            soft_fraction=self.policy.soft_fraction,
-            hard_fraction=self.policy.hard_fraction,
-        )
+        """A fresh reading against the policy's thresholds (cheap: a few kernel-file reads)."""
+        check = check_memory(get_memory_usage(self.policy.limit_mb), self.policy.thresholds)
         self.last_check = check
         return check
 
@@ -84,32 +94,28 @@ class MemoryGuard:
         """Whether the latest reading was over the hard threshold (readiness reports it)."""
         return self.last_check is not None and self.last_check.over_hard
 
-    def admit(self) -> None:
-        """Raise ``OverloadedError`` when memory is too high to serve one more request."""
+    def has_room(self) -> bool:
+        """Whether memory allows one more request; over the soft threshold it cleans up first."""
         check = self.check()
         if check.over_soft:
             self.cleanup("soft-threshold", release_file_pages=self._file_pages_release_due())
             check = self.check()
         if check.over_hard:
-            with self._lock:
-                self.requests_shed += 1
-            if self.observer is not None:
-                self.observer.request_shed("memory")
             logger.warning(
                 "memory shed rss_mb=%.1f rss_anon_mb=%s limit_mb=%s hard_fraction=%.2f",
                 check.usage.rss_mb,
                 check.usage.rss_anon_mb,
                 check.limit_mb,
-                self.policy.hard_fraction,
+                self.policy.thresholds.hard_fraction,
             )
-            raise OverloadedError("server is low on memory; retry shortly", self.policy.retry_after_s)
-        with self._lock:
-            self.requests_admitted += 1
+        return not check.over_hard
 
     def after_request(self) -> bool:
-        """Whether this request is the N-th since the last periodic cleanup (the caller schedules it)."""
+        """Count one served request; whether it is the N-th since the last periodic cleanup (the caller
+        schedules that cleanup, after the response is sent)."""
         with self._lock:
-            return self.requests_admitted % self.policy.cleanup_every == 0
+            self._finished_requests += 1
+            return self._finished_requests % self.policy.cleanup_every == 0
 
     def _file_pages_release_due(self) -> bool:
         if not self.policy.release_file_pages:

@@ -1,15 +1,13 @@
 """Hand back the file-backed pages the process touched once, so RSS shows what the service uses.
 
-After startup about a third of factmem's RSS is file-backed pages it will not touch again: shared-library code
-that only runs while loading (onnxruntime registers every kernel it has, Qdrant Edge opens its segments,
-numpy and the tokenizer initialise), and store pages read once. Such clean pages never get a container
-killed (the kernel drops them under pressure and reads them back on demand), but until then they count in
-RSS, in the container's usage and in this service's soft threshold, which then report history instead of
-need. ``madvise(MADV_PAGEOUT)`` (Linux 5.4+) asks the kernel to reclaim them now; the pages the service
-really uses fault back in on first touch (read from disk once), so RSS afterwards measures the working set.
-
-Measured on the 10k-claim benchmark data, after 1,000 mixed requests at concurrency 8: file-backed RSS
-103 -> 50 MB, RSS 220 -> 165 MB; anonymous memory is untouched and the release itself takes ~27 ms.
+After startup much of factmem's RSS is file-backed pages it will not touch again: shared-library code that
+only runs while loading (onnxruntime registers every kernel it has, Qdrant Edge opens its segments, numpy and
+the tokenizer initialise), and store pages read once. Such clean pages never get a container killed (the
+kernel drops them under pressure and reads them back on demand), but until then they count in RSS, in the
+container's usage and in this service's soft threshold, which then report history instead of need.
+``madvise(MADV_PAGEOUT)`` (Linux 5.4+) asks the kernel to reclaim them now; the pages the service really
+uses fault back in on first touch (read from disk once), so RSS afterwards measures the working set. The
+README has what it releases.
 
 It is a hint and loses nothing: the kernel skips pages other processes also map (a shared libc stays where
 it is), keeps dirty pages of shared file mappings until they are written back, and anonymous memory is

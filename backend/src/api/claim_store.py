@@ -1,4 +1,4 @@
-"""The claim memory over HTTP: read a claim, statistics, and the admin writes (curated claims, evidence)."""
+"""The claim store over HTTP: read a claim, statistics, and the admin writes (curated claims, evidence)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from factmem.errors import InputError, NotFoundError
 from factmem.ingest import IngestReport, ingest_claims, ingest_evidence
 from factmem.store.ids import is_point_id
 
-router = APIRouter(tags=["memory"])
+router = APIRouter(tags=["claim store"])
 
 
 def _claim_out(point_id: str, payload: dict) -> ClaimOut:
@@ -51,8 +51,8 @@ def stats(service: ServiceDep) -> StatsOut:
             for p in top
         ],
         store_backend=claims.backend,
-        requests_admitted=service.guard.requests_admitted,
-        requests_shed=service.guard.requests_shed,
+        requests_admitted=service.admission.admitted,
+        requests_shed=service.admission.refused_total,
     )
 
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from factmem import file_pages
-from factmem.file_pages import file_backed_ranges, release_file_pages
-from factmem.memory_monitor import cleanup_memory
+from factmem.memory import file_pages
+from factmem.memory.cleanup import cleanup_memory
+from factmem.memory.file_pages import file_backed_ranges, release_file_pages
 
 FILE_MB = 32
 PAGE = 4096
@@ -51,8 +51,8 @@ def test_only_mappings_with_a_file_behind_them_are_selected() -> None:
 CHILD = textwrap.dedent(
     """
     import hashlib, json, mmap, sys
-    from factmem.file_pages import release_file_pages
-    from factmem.memory_monitor import get_memory_usage
+    from factmem.memory.file_pages import release_file_pages
+    from factmem.memory.readings import get_memory_usage
 
     path, mode = sys.argv[1], sys.argv[2]
     with open(path, "r+b") as f:

@@ -1,0 +1,90 @@
+"""Admission: the one decision taken before a verification does any work, and where refusals are counted.
+
+A request is refused with 503 + Retry-After, before it changes anything, when the service is still warming
+up or failed to start, when every CPU slot is taken (``MAX_CONCURRENT_REQUESTS``), or when memory has no
+room for it (:class:`factmem.memory.guard.MemoryGuard`): a refusal the client retries costs nothing, a queue
+of requests each holding model activations is how a small instance runs out of memory. Every refusal, of
+every reason, is counted here and told to the observer (the Prometheus metrics), so ``/health``, ``/stats``
+and ``/metrics`` agree.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+from factmem.cpu_slots import CpuSlots
+from factmem.errors import OverloadedError
+from factmem.memory.guard import MemoryGuard
+
+T = TypeVar("T")
+
+#: Why a request was refused; label values of ``factmem_requests_shed_total``.
+REFUSAL_REASONS = ("memory", "concurrency", "warming_up", "startup_failed")
+
+
+class RefusalObserver(Protocol):
+    """Told about every refused request (e.g. to count it); must not raise."""
+
+    def request_shed(self, reason: str) -> None: ...
+
+
+class Admission:
+    """Shared by all requests of the process.
+
+    Args:
+        guard: decides whether memory has room for one more request.
+        slots: the CPU slots verifications hold while they compute.
+        retry_after_s: the ``Retry-After`` of every refusal (``RETRY_AFTER_S``).
+        observer: told about every refusal.
+    """
+
+    def __init__(
+        self,
+        guard: MemoryGuard,
+        slots: CpuSlots,
+        *,
+        retry_after_s: int,
+        observer: RefusalObserver | None = None,
+    ) -> None:
+        self.guard = guard
+        self.slots = slots
+        self.retry_after_s = retry_after_s
+        self.observer = observer
+        self.admitted = 0
+        self.refused: Counter[str] = Counter()
+        self._lock = threading.Lock()  # refusals are counted from the event loop and from worker threads
+
+    @property
+    def refused_total(self) -> int:
+        return sum(self.refused.values())
+
+    def refuse(self, reason: str, message: str) -> OverloadedError:
+        """Count a refusal for ``reason`` and return the error that answers it (503 + Retry-After)."""
+        with self._lock:
+            self.refused[reason] += 1
+        if self.observer is not None:
+            self.observer.request_shed(reason)
+        return OverloadedError(message, self.retry_after_s)
+
+    async def run_new_verification(self, work: Callable[[], T]) -> T:
+        """Admit a new verification and run its first CPU work, or raise ``OverloadedError``.
+
+        A CPU slot first, without waiting (a queue would only grow); then, in the worker thread that holds
+        it, room in memory (checking may run a cleanup, which must not hold up the event loop); then
+        ``work``. A request refused for memory gives its slot straight back.
+        """
+
+        def admitted_work() -> T:
+            if not self.guard.has_room():
+                raise self.refuse("memory", "server is low on memory; retry shortly")
+            with self._lock:
+                self.admitted += 1
+            return work()
+
+        def no_free_slot() -> OverloadedError:
+            return self.refuse("concurrency", "too many concurrent verifications; retry shortly")
+
+        return await self.slots.run(admitted_work, wait=False, on_full=no_free_slot)
