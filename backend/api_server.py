@@ -2,6 +2,9 @@
 
 One worker on purpose: the embedded Qdrant Edge shard belongs to one process, and a second worker would
 load a second copy of the model. Scale out with more instances sharing a Qdrant server (``QDRANT_URL``).
+
+Start it this way, not with the ``uvicorn`` command: the command line cannot pass the HTTP protocol that
+bounds request heads, slow clients and connections (:mod:`factmem.api.connections`).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import uvicorn
 
 from factmem.api.app import create_app
+from factmem.api.connections import ConnectionLimits, bounded_http_protocol
 from factmem.memory.allocator import limit_malloc_arenas, set_malloc_mmap_threshold
 from factmem.settings import get_settings
 
@@ -27,7 +31,17 @@ if __name__ == "__main__":
         port=settings.port,
         workers=1,
         log_level=settings.log_level,
-        limit_concurrency=settings.max_concurrent_requests * 8,
+        http=bounded_http_protocol(
+            ConnectionLimits(
+                max_head_bytes=settings.max_header_bytes,
+                read_timeout_s=settings.request_read_timeout_s,
+                max_connections=settings.max_connections,
+            )
+        ),
+        # requests in flight are capped by the app (JSON 503 + Retry-After, never /health), not by
+        # uvicorn's count of open connections
+        limit_concurrency=None,
+        timeout_keep_alive=5,
         timeout_graceful_shutdown=10,
         access_log=False,
     )

@@ -140,20 +140,31 @@ class RunningServer:
 def _is_up(http: httpx.Client, url: str, wait_for: str) -> bool:
     if wait_for == "ready":
         return http.get(f"{url}/ready").status_code == 200
+    if wait_for == "up":
+        return http.get(f"{url}/health").status_code == 200
     # "warm": warm-up finished, whether or not the server is ready to take traffic (it may be shedding).
     response = http.get(f"{url}/health")
     return response.status_code == 200 and bool(response.json().get("started"))
 
 
-def start_server(data_dir: Path, log_path: Path, wait_for: str = "ready", **env: str) -> RunningServer:
-    """Start ``backend/api_server.py`` and wait until ``/ready`` (the README's way of running it)."""
+def start_server(
+    data_dir: Path, log_path: Path, wait_for: str = "ready", cgroup: Path | None = None, **env: str
+) -> RunningServer:
+    """Start ``backend/api_server.py`` and wait until ``/ready`` (the README's way of running it).
+
+    ``cgroup``: a cgroup directory the server runs in from its first instruction (``wait_for="up"``:
+    until ``/health`` answers, whatever warm-up does).
+    """
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in _FACTMEM_ENV}
     environment |= {"HOST": "127.0.0.1", "PORT": str(port), "DATA_DIR": str(data_dir), "LOG_LEVEL": "info"}
     environment |= env
     with log_path.open("ab") as log_file:  # the child keeps its own copy of the descriptor
+        command = [sys.executable, str(REPO_ROOT / "backend" / "api_server.py")]
+        if cgroup is not None:
+            command = ["sh", "-c", f'echo $$ > "{cgroup}/cgroup.procs" && exec "$@"', "sh", *command]
         process = subprocess.Popen(
-            [sys.executable, str(REPO_ROOT / "backend" / "api_server.py")],
+            command,
             cwd=REPO_ROOT,
             env=environment,
             stdout=log_file,

@@ -25,6 +25,7 @@ from factmem.errors import InputError
 from factmem.pipeline import VerificationPipeline
 from factmem.store.base import PointWrite
 from factmem.store.ids import claim_point_id, evidence_point_id
+from factmem.text_checks import LETTER_PATTERN, has_letter, reject_bool
 from factmem.time_decay import utc_now
 
 logger = logging.getLogger(__name__)
@@ -32,19 +33,33 @@ logger = logging.getLogger(__name__)
 SEED_FILE = Path(__file__).parent / "data" / "seed_claims.jsonl"
 
 
+#: What ``_http_url`` accepts, for the OpenAPI document: empty, or an http(s) scheme in any case.
+_HTTP_URL_PATTERN = r"^\s*([Hh][Tt][Tt][Pp][Ss]?:[\s\S]*)?$"
+
+
 class CuratedClaim(BaseModel):
     """A fact-check written by a person: the claim, its verdict, and where that verdict comes from."""
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    claim: str = Field(min_length=3, max_length=2_000)
+    claim: str = Field(min_length=3, max_length=2_000, json_schema_extra={"pattern": LETTER_PATTERN})
     verdict: Literal["True", "False", "Uncertain"]
     explanation: str = Field("", max_length=2_000)
-    source_url: str | None = Field(None, max_length=2_000)
+    source_url: str | None = Field(None, max_length=2_000, json_schema_extra={"pattern": _HTTP_URL_PATTERN})
     source_reliability: float = Field(0.8, ge=0.0, le=1.0)
     date: dt.date | None = None
     source: str | None = Field(None, max_length=200)
     confidence: float | None = Field(None, ge=0.0, le=1.0)
+
+    _numbers_not_bools = field_validator("source_reliability", "confidence", mode="before")(reject_bool)
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_as_text(cls, value: Any) -> Any:
+        # pydantic would read a number as a Unix time: 0 became 1970-01-01
+        if value is not None and not isinstance(value, str | dt.date):
+            raise ValueError("must be a date as YYYY-MM-DD")
+        return value
 
     @field_validator("verdict", mode="before")
     @classmethod
@@ -71,10 +86,21 @@ class EvidencePassageIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    text: str = Field(min_length=10, max_length=5_000)
+    text: str = Field(min_length=10, max_length=5_000, json_schema_extra={"pattern": LETTER_PATTERN})
     source: str | None = Field(None, max_length=200)
     source_url: str | None = Field(None, max_length=2_000)
     source_reliability: float = Field(0.7, ge=0.0, le=1.0)
+
+    _number_not_bool = field_validator("source_reliability", mode="before")(reject_bool)
+
+    @field_validator("text")
+    @classmethod
+    def _has_letters(cls, value: str) -> str:
+        if not has_letter(value):
+            raise ValueError(
+                "has no letters (only digits, punctuation or emoji); evidence is a passage of text"
+            )
+        return value
 
 
 @dataclass

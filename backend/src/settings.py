@@ -27,6 +27,10 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_concurrent_requests: int = Field(8, ge=1, le=256)
     max_body_bytes: int = Field(16_384, ge=1_024)
+    max_header_bytes: int = Field(16_384, ge=1_024, le=65_536)
+    request_read_timeout_s: float = Field(5.0, gt=0.0, le=300.0)
+    max_in_flight_requests: int = Field(64, ge=1, le=10_000)
+    max_connections: int = Field(1_024, ge=8, le=100_000)
 
     # --- storage ---
     data_dir: Path = Path("data")
@@ -82,7 +86,13 @@ class Settings(BaseSettings):
     @field_validator("admin_api_key", "qdrant_api_key")
     @classmethod
     def _reject_placeholder_secret(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
+        if value is None:
+            return value
+        secret = value.get_secret_value()
+        if not secret.strip():
+            # an empty variable counts as unset; whitespace alone is a typo that would enable a guessable key
+            raise ValueError("is only whitespace; set a real random secret (e.g. `openssl rand -hex 32`)")
+        if secret.strip().lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("is a placeholder; set a real random secret (e.g. `openssl rand -hex 32`)")
         return value
 

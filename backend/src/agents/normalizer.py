@@ -17,6 +17,7 @@ import unicodedata
 
 from factmem.agents.base import NormalizedClaim
 from factmem.errors import InputError
+from factmem.text_checks import require_valid_unicode
 
 
 def _words(text: str) -> frozenset[str]:
@@ -275,6 +276,7 @@ class Normalizer:
             raise InputError(f"claim must be text, got {type(raw_text).__name__}")
         if raw_text == "":
             raise InputError("claim is empty; send the statement to check as non-empty text")
+        require_valid_unicode(raw_text, "claim")
         stripped = raw_text.strip()
         if not stripped:
             raise InputError("claim is only whitespace; send the statement to check as text")

@@ -56,7 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Fact verification with a persistent memory of verified claims, sized for 512 MB.",
         lifespan=lifespan,
     )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_in_flight=settings.max_in_flight_requests,
+        retry_after_s=settings.retry_after_s,
+    )
     app.add_middleware(MetricsMiddleware)  # outermost: also times the 413s answered by the one above
     install_error_handlers(app)
     app.include_router(operations.router)

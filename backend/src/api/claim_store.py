@@ -7,7 +7,15 @@ import time
 from fastapi import APIRouter
 
 from factmem.api.deps import AdminDep, PipelineDep, ServiceDep
-from factmem.api.schemas import ClaimOut, ClaimsIn, EvidenceIn, IngestOut, StatsOut, TopClaimOut
+from factmem.api.schemas import (
+    ClaimOut,
+    ClaimsIn,
+    EvidenceIn,
+    IngestOut,
+    StatsOut,
+    TopClaimOut,
+    error_responses,
+)
 from factmem.errors import InputError, NotFoundError
 from factmem.ingest import IngestReport, ingest_claims, ingest_evidence
 from factmem.store.ids import is_point_id
@@ -19,7 +27,7 @@ def _claim_out(point_id: str, payload: dict) -> ClaimOut:
     return ClaimOut(id=point_id, **{k: v for k, v in payload.items() if k in ClaimOut.model_fields})
 
 
-@router.get("/claims/{claim_id}", response_model=ClaimOut)
+@router.get("/claims/{claim_id}", response_model=ClaimOut, responses=error_responses(404, 422, 503))
 def read_claim(claim_id: str, service: ServiceDep) -> ClaimOut:
     """A stored claim by id."""
     if not is_point_id(claim_id) or service.claim_store is None:
@@ -30,7 +38,7 @@ def read_claim(claim_id: str, service: ServiceDep) -> ClaimOut:
     return _claim_out(found[0].id, found[0].payload)
 
 
-@router.get("/stats", response_model=StatsOut)
+@router.get("/stats", response_model=StatsOut, responses=error_responses(404, 503))
 def stats(service: ServiceDep) -> StatsOut:
     """Size of the memory, the most repeated claims, and claims first seen in the last 24 hours."""
     claims, evidence = service.claim_store, service.evidence_store
@@ -56,7 +64,10 @@ def stats(service: ServiceDep) -> StatsOut:
     )
 
 
-@router.post("/claims", response_model=IngestOut, dependencies=[AdminDep])
+_ADMIN_ERRORS = error_responses(400, 401, 403, 413, 415, 422, 503)
+
+
+@router.post("/claims", response_model=IngestOut, dependencies=[AdminDep], responses=_ADMIN_ERRORS)
 def add_claims(body: ClaimsIn, service: ServiceDep, pipeline: PipelineDep) -> IngestOut:
     """Store curated fact-checks (admin). The whole batch is checked before anything is written."""
     if len(body.claims) > service.settings.max_ingest_batch:
@@ -76,7 +87,7 @@ def add_claims(body: ClaimsIn, service: ServiceDep, pipeline: PipelineDep) -> In
     return IngestOut(**report.as_dict())
 
 
-@router.post("/evidence", response_model=IngestOut, dependencies=[AdminDep])
+@router.post("/evidence", response_model=IngestOut, dependencies=[AdminDep], responses=_ADMIN_ERRORS)
 def add_evidence(body: EvidenceIn, service: ServiceDep, pipeline: PipelineDep) -> IngestOut:
     """Store evidence passages (admin) for the evidence agent to search."""
     if len(body.passages) > service.settings.max_ingest_batch:

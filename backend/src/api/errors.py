@@ -29,6 +29,13 @@ def error_response(
     return JSONResponse({"detail": detail, "request_id": request_id_of(request)}, status, headers=headers)
 
 
+def is_json_media_type(content_type: str) -> bool:
+    """What FastAPI parses as JSON: ``application/json`` or ``application/<anything>+json``."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    main, _, sub = media_type.partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
 def _describe_validation(errors: list[dict[str, Any]]) -> tuple[int, Any]:
     """422 with field paths and messages, never echoing the (possibly huge) input back."""
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -49,8 +56,9 @@ def install_error_handlers(app: FastAPI) -> None:
         errors = list(exc.errors())
         content_type = request.headers.get("content-type", "")
         body_error = any(tuple(e.get("loc", ()))[:1] == ("body",) for e in errors)
-        if body_error and "json" not in content_type.lower():
-            # FastAPI parses a body as JSON only when it is declared so; say that, not "not a dictionary".
+        if body_error and not is_json_media_type(content_type):
+            # FastAPI parses a body as JSON only when it is declared so (``text/json`` is not): say that,
+            # not "not a dictionary".
             got = content_type or "no content type"
             detail = f"send the body as JSON with 'Content-Type: application/json' (got {got!r})"
             return error_response(request, 415, detail)

@@ -1,4 +1,5 @@
-"""ASGI middleware: a request id on every request, response and error log line; a hard cap on body size.
+"""ASGI middleware: a request id on every request, response and error log line; a hard cap on body size;
+a cap on requests in flight that never refuses the health probes.
 
 Written as plain ASGI (not ``BaseHTTPMiddleware``) so it adds microseconds, streams bodies without buffering
 them, and can refuse an oversized body before the application reads it into memory.
@@ -28,7 +29,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _send_json(send: Send, status: int, body: dict[str, object], request_id: str) -> None:
+#: Never refused for load: what platforms and monitors poll to decide whether to restart the service.
+ALWAYS_ADMITTED_PATHS = frozenset({"/health", "/ready", "/metrics"})
+
+
+async def _send_json(
+    send: Send,
+    status: int,
+    body: dict[str, object],
+    request_id: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+) -> None:
     payload = json.dumps(body).encode()
     await send(
         {
@@ -38,6 +49,7 @@ async def _send_json(send: Send, status: int, body: dict[str, object], request_i
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(payload)).encode()),
                 (b"x-request-id", request_id.encode()),
+                *(headers or []),
             ],
         }
     )
@@ -52,11 +64,23 @@ class _BodyTooLarge(HTTPException):
 
 
 class RequestContextMiddleware:
-    """Assigns the request id (a sane incoming ``X-Request-ID`` is kept) and enforces ``max_body_bytes``."""
+    """Assigns the request id (a sane incoming ``X-Request-ID`` is kept), enforces ``max_body_bytes``, and
+    admits at most ``max_in_flight`` requests at once.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    The in-flight cap replaces uvicorn's ``limit_concurrency``, which counts open connections (idle ones
+    included) and answers a plain-text 503 without ``Retry-After`` to every path: here only requests being
+    served count, the answer is the API's JSON 503 with ``Retry-After``, and ``ALWAYS_ADMITTED_PATHS`` are
+    never refused (they are cheap, and a refused health check gets a healthy service restarted).
+    """
+
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, max_in_flight: int = 64, retry_after_s: int = 5
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_in_flight = max_in_flight
+        self.retry_after_s = retry_after_s
+        self.in_flight = 0  # touched only on the event loop
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,7 +91,19 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         token = request_id_var.set(request_id)
         too_large = {"detail": f"request body over {self.max_body_bytes} bytes", "request_id": request_id}
+        admitted = False
         try:
+            if scope.get("path") not in ALWAYS_ADMITTED_PATHS:
+                if self.in_flight >= self.max_in_flight:
+                    busy = {
+                        "detail": f"server busy: {self.in_flight} requests in progress; retry shortly",
+                        "request_id": request_id,
+                    }
+                    retry = [(b"retry-after", str(self.retry_after_s).encode())]
+                    await _send_json(send, 503, busy, request_id, retry)
+                    return
+                self.in_flight += 1
+                admitted = True
             declared = _header(scope, b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
                 await _send_json(send, 413, too_large, request_id)
@@ -110,4 +146,6 @@ class RequestContextMiddleware:
                 }
                 await _send_json(send, 500, body, request_id)
         finally:
+            if admitted:
+                self.in_flight -= 1
             request_id_var.reset(token)

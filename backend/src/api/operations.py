@@ -14,11 +14,12 @@ from fastapi.responses import JSONResponse
 
 from factmem import __version__
 from factmem.api.deps import ServiceDep
+from factmem.api.schemas import NotReadyOut, error_responses
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/")
+@router.get("/", responses=error_responses(503))
 async def index(service: ServiceDep) -> dict[str, Any]:
     """What this service is and where to start."""
     return {
@@ -38,7 +39,7 @@ async def index(service: ServiceDep) -> dict[str, Any]:
     }
 
 
-@router.get("/health")
+@router.get("/health", responses=error_responses())
 async def health(service: ServiceDep) -> dict[str, Any]:
     """Liveness and memory: 200 whenever the process can answer; ``degraded`` when it is under pressure."""
     check = service.guard.check()
@@ -63,7 +64,9 @@ async def health(service: ServiceDep) -> dict[str, Any]:
     }
 
 
-@router.get("/ready")
+@router.get(
+    "/ready", responses={503: {"model": NotReadyOut, "description": "Not ready: the reason says why."}}
+)
 async def ready(service: ServiceDep) -> JSONResponse:
     """Readiness: 200 once the model and the store are loaded, 503 before (or if startup failed)."""
     if service.startup_error is not None:
@@ -73,3 +76,15 @@ async def ready(service: ServiceDep) -> JSONResponse:
     if service.guard.check().over_hard:
         return JSONResponse({"ready": False, "reason": "shedding load: memory above the hard threshold"}, 503)
     return JSONResponse({"ready": True})
+
+
+# Monitors and load balancers often probe with HEAD: same answer, no body (separate routes, so each has its
+# own OpenAPI operation id).
+router.add_api_route("/health", health, methods=["HEAD"], name="health_head", responses=error_responses())
+router.add_api_route(
+    "/ready",
+    ready,
+    methods=["HEAD"],
+    name="ready_head",
+    responses={503: {"model": NotReadyOut, "description": "Not ready: the reason says why."}},
+)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from factmem.ingest import CuratedClaim, EvidencePassageIn
+from factmem.text_checks import LETTER_PATTERN
 
 VerdictLiteral = Literal["True", "False", "Uncertain"]
 
@@ -20,7 +21,11 @@ class VerifyRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    raw_text: StrictStr = Field(description="The claim, 1–2,000 characters, at least one letter.")
+    raw_text: StrictStr = Field(
+        description="The claim, 1–2,000 characters, at least one letter.",
+        # documented, not enforced here: the normalizer refuses these with a 400 that says what to fix
+        json_schema_extra={"minLength": 1, "maxLength": 2_000, "pattern": LETTER_PATTERN},
+    )
 
 
 class NormalizedClaimOut(BaseModel):
@@ -136,5 +141,49 @@ class HealthOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
+    """Every error answer: what went wrong (a sentence) and the request id to quote."""
+
     detail: Any
     request_id: str
+
+
+class FieldProblem(BaseModel):
+    field: str = Field(description="Dotted path of the field in the body ('body' for the body itself).")
+    message: str
+
+
+class ValidationErrorOut(BaseModel):
+    """A 422: which fields are wrong and why (the input is never echoed back)."""
+
+    detail: list[FieldProblem]
+    request_id: str
+
+
+class NotReadyOut(BaseModel):
+    ready: Literal[False]
+    reason: str
+
+
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}
+}
+_ERRORS: dict[int, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "Unusable input (an empty or letterless claim, invalid JSON)."},
+    401: {"model": ErrorOut, "description": "Missing or wrong admin key."},
+    403: {"model": ErrorOut, "description": "Admin writes are disabled (no ADMIN_API_KEY on the server)."},
+    404: {"model": ErrorOut, "description": "No such record."},
+    413: {"model": ErrorOut, "description": "Request body over MAX_BODY_BYTES."},
+    415: {"model": ErrorOut, "description": "Body not sent as application/json."},
+    422: {"model": ValidationErrorOut, "description": "Wrong fields or types."},
+    500: {"model": ErrorOut, "description": "Internal error: only the request id (details are in the log)."},
+    503: {
+        "model": ErrorOut,
+        "description": "Warming up, shedding load or not storing: retry after Retry-After seconds.",
+        "headers": _RETRY_AFTER,
+    },
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` of a route's documented errors (500 is always possible)."""
+    return {status: _ERRORS[status] for status in sorted({*statuses, 500})}

@@ -12,6 +12,7 @@ from factmem.api.schemas import (
     VerificationResultOut,
     VerifyRequest,
     VerifyResponse,
+    error_responses,
 )
 from factmem.pipeline import Verification
 
@@ -63,7 +64,7 @@ def to_response(verification: Verification, request_id: str) -> VerifyResponse:
     )
 
 
-@router.post("/verify", response_model=VerifyResponse)
+@router.post("/verify", response_model=VerifyResponse, responses=error_responses(400, 413, 415, 422, 503))
 async def verify(
     body: VerifyRequest,
     request: Request,
