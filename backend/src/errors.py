@@ -4,6 +4,7 @@
     ├── InputError          the caller sent something unusable (maps to 4xx)
     ├── NotFoundError       an id that is not in the memory (404)
     ├── StoreError          the vector store failed (Qdrant Edge or qdrant-client)
+    │   └── StoreUnavailableError   the store refuses writes for now (disk full, failing flushes): 507/503
     ├── EmbeddingError      the embedding model failed to load or run
     ├── ReasonerError       a reasoner failed to produce a verdict
     └── OverloadedError     the server sheds this request (503 + Retry-After)
@@ -29,6 +30,18 @@ class NotFoundError(FactmemError):
 
 class StoreError(FactmemError):
     """The claim or evidence store failed."""
+
+
+class StoreUnavailableError(StoreError):
+    """The store refuses writes for now and has changed nothing; they resume by themselves when it recovers.
+
+    ``disk_full``: the disk is below its reserve (507 Insufficient Storage); otherwise the disk failed
+    (503). Either way the client may retry later.
+    """
+
+    def __init__(self, message: str, *, disk_full: bool) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
 
 
 class EmbeddingError(FactmemError):

@@ -141,6 +141,49 @@ class ServiceCollector:
             count = _count(store)
             if count is not None:
                 yield GaugeMetricFamily(name, documentation, value=count)
+        yield from _storage_families(service)
+
+
+def _storage_families(service: ServiceView) -> Iterator[Metric]:
+    """Whether each store takes writes, its disk's free space and reserve, its failed flushes in a row."""
+    families = {
+        "writable": GaugeMetricFamily(
+            "factmem_store_writable",
+            "1 while the store takes writes; 0 when its disk is below the reserve or its flushes fail.",
+            labels=["collection"],
+        ),
+        "disk_free_bytes": GaugeMetricFamily(
+            "factmem_disk_free_bytes", "Free space of the store's filesystem.", labels=["collection"]
+        ),
+        "disk_headroom_bytes": GaugeMetricFamily(
+            "factmem_disk_headroom_bytes",
+            "Free space minus the holes the store's sparse files may still fill: what writes can use.",
+            labels=["collection"],
+        ),
+        "disk_reserve_bytes": GaugeMetricFamily(
+            "factmem_disk_reserve_bytes", "DISK_RESERVE_MB: headroom writes need.", labels=["collection"]
+        ),
+        "flush_failures": GaugeMetricFamily(
+            "factmem_store_flush_failures",
+            "Flushes that failed in a row (0 once one succeeds).",
+            labels=["collection"],
+        ),
+    }
+    for store in (service.claim_store, service.evidence_store):
+        if store is None:
+            continue
+        status = store.storage_status()
+        values = {
+            "writable": int(status.writable),
+            "disk_free_bytes": status.disk_free_bytes,
+            "disk_headroom_bytes": status.disk_headroom_bytes,
+            "disk_reserve_bytes": status.disk_reserve_bytes,
+            "flush_failures": status.flush_failures,
+        }
+        for key, value in values.items():
+            if value is not None:
+                families[key].add_metric([store.name], value)
+    yield from families.values()
 
 
 def _count(store: ClaimStore | None) -> int | None:

@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     seed_on_empty: bool = True
     edge_wal: bool = False
     edge_flush_interval_s: float = Field(1.0, gt=0.0, le=300.0)
+    disk_reserve_mb: int = Field(64, ge=0, le=1_000_000)
     seed_file: Path | None = None
 
     # --- embedding model ---

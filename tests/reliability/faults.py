@@ -70,6 +70,34 @@ def tmpfs(directory: Path, size: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(directory)], check=False)
 
 
+@contextlib.contextmanager
+def ext4_on_loop(directory: Path, size_mb: int, backing_dir: Path) -> Iterator[str]:
+    """An ext4 filesystem (``errors=remount-ro``) on a loop device, mounted on ``directory``; yields the
+    device's name (``loop3``): ``/sys/fs/ext4/<name>/trigger_fs_error`` makes it fail like a dying disk."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root for a loop device")
+    image = backing_dir / "disk.img"
+    with image.open("wb") as handle:
+        handle.truncate(size_mb * 1024 * 1024)
+    attach = subprocess.run(
+        ["losetup", "-f", "--show", str(image)], capture_output=True, text=True, check=False
+    )
+    if attach.returncode != 0:
+        pytest.skip(f"loop devices do not work here: {attach.stderr.strip()}")
+    device = attach.stdout.strip()
+    try:
+        subprocess.run(["mkfs.ext4", "-q", device], check=True, capture_output=True)
+        directory.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-o", "errors=remount-ro", device, str(directory)], check=True)
+        try:
+            yield Path(device).name
+        finally:
+            subprocess.run(["umount", "-l", str(directory)], check=False)
+    finally:
+        subprocess.run(["losetup", "-d", device], check=False)
+        image.unlink(missing_ok=True)
+
+
 def status_kb(pid: int, field: str) -> int:
     """A ``/proc/<pid>/status`` field in kB (``VmRSS``, ``RssAnon``)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

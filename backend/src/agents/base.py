@@ -97,6 +97,8 @@ class MemoryWrite:
     inserted: bool
     seen_count: int
     timestamp: str
+    #: False when the store refused the write (disk full or failing): the answer stands, nothing was counted
+    stored: bool = True
 
 
 @dataclass

@@ -11,15 +11,19 @@ Several instances sharing a Qdrant server can still race on one count; that is a
 
 from __future__ import annotations
 
+import logging
 import threading
 import zlib
 from datetime import datetime
 from typing import Any
 
 from factmem.agents.base import MemoryMatch, MemoryWrite, NormalizedClaim, Retrieval, VerificationResult
+from factmem.errors import StoreUnavailableError
 from factmem.store.base import ClaimStore, PointWrite
 from factmem.store.ids import claim_point_id
 from factmem.time_decay import to_iso, utc_now
+
+logger = logging.getLogger(__name__)
 
 _LOCK_STRIPES = 64
 
@@ -106,6 +110,24 @@ class MemoryUpdater:
         now = now or utc_now()
         target = self._duplicate_of(retrieval)
         point_id = target.id if target is not None else claim_point_id(claim.comparison_key)
+        try:
+            return self._write(point_id, claim, retrieval, result, now)
+        except StoreUnavailableError as exc:
+            # The verdict is still worth answering; the response says it was not stored.
+            logger.warning("verification not stored claim_id=%s: %s", point_id, exc)
+            seen = target.seen_count if target is not None else 0
+            return MemoryWrite(
+                id=point_id, inserted=False, seen_count=seen, timestamp=to_iso(now), stored=False
+            )
+
+    def _write(
+        self,
+        point_id: str,
+        claim: NormalizedClaim,
+        retrieval: Retrieval,
+        result: VerificationResult,
+        now: datetime,
+    ) -> MemoryWrite:
         with self._locks.for_key(point_id):
             existing = self._store.retrieve([point_id])
             if existing:

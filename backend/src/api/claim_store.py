@@ -16,11 +16,27 @@ from factmem.api.schemas import (
     TopClaimOut,
     error_responses,
 )
-from factmem.errors import InputError, NotFoundError
+from factmem.errors import InputError, NotFoundError, StoreError, StoreUnavailableError
 from factmem.ingest import IngestReport, ingest_claims, ingest_evidence
+from factmem.store.base import ClaimStore
 from factmem.store.ids import is_point_id
 
 router = APIRouter(tags=["claim store"])
+
+
+def durable(store: ClaimStore) -> None:
+    """Flush an admin write before answering; a disk that fails now (after the write probe passed) gets a
+    503, and the write stays pending for the periodic flush to retry."""
+    try:
+        store.flush()
+    except StoreUnavailableError:
+        raise
+    except StoreError as exc:
+        raise StoreUnavailableError(
+            "the write reached the memory but the disk refused to make it durable; it is retried every "
+            f"flush interval, and writes are refused until it succeeds ({exc})",
+            disk_full=False,
+        ) from exc
 
 
 def _claim_out(point_id: str, payload: dict) -> ClaimOut:
@@ -64,7 +80,7 @@ def stats(service: ServiceDep) -> StatsOut:
     )
 
 
-_ADMIN_ERRORS = error_responses(400, 401, 403, 413, 415, 422, 503)
+_ADMIN_ERRORS = error_responses(400, 401, 403, 413, 415, 422, 503, 507)
 
 
 @router.post("/claims", response_model=IngestOut, dependencies=[AdminDep], responses=_ADMIN_ERRORS)
@@ -82,8 +98,9 @@ def add_claims(body: ClaimsIn, service: ServiceDep, pipeline: PipelineDep) -> In
             problems.append(f"claims[{index}]: {exc}")
     if problems:
         raise InputError("; ".join(problems))
+    pipeline.claim_store.require_writable(probe=True)  # a full or read-only disk: 507/503, nothing written
     report = ingest_claims(pipeline, body.claims, report=IngestReport())
-    pipeline.claim_store.flush()  # curated data is durable before the 200, not within the flush interval
+    durable(pipeline.claim_store)  # curated data is durable before the 200, not within the flush interval
     return IngestOut(**report.as_dict())
 
 
@@ -94,6 +111,7 @@ def add_evidence(body: EvidenceIn, service: ServiceDep, pipeline: PipelineDep) -
         raise InputError(
             f"at most {service.settings.max_ingest_batch} passages per request; got {len(body.passages)}"
         )
+    pipeline.evidence_store.require_writable(probe=True)
     report = ingest_evidence(pipeline, body.passages)
-    pipeline.evidence_store.flush()
+    durable(pipeline.evidence_store)
     return IngestOut(**report.as_dict())

@@ -14,9 +14,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from factmem.errors import InputError, NotFoundError, OverloadedError
+from factmem.errors import InputError, NotFoundError, OverloadedError, StoreUnavailableError
 
 logger = logging.getLogger(__name__)
+
+#: The store re-reads the disk every flush interval; a client retrying sooner would only be refused again.
+_STORE_RETRY_AFTER_S = 10
 
 
 def request_id_of(request: Request) -> str:
@@ -76,6 +79,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(OverloadedError)
     async def _overloaded(request: Request, exc: OverloadedError) -> JSONResponse:
         return error_response(request, 503, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+
+    @app.exception_handler(StoreUnavailableError)
+    async def _store_unavailable(request: Request, exc: StoreUnavailableError) -> JSONResponse:
+        # nothing was written; 507 says "make room", 503 "the disk is failing"; both retry by themselves
+        status = 507 if exc.disk_full else 503
+        return error_response(request, status, str(exc), headers={"Retry-After": str(_STORE_RETRY_AFTER_S)})
 
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException) -> JSONResponse:

@@ -44,7 +44,8 @@ async def health(service: ServiceDep) -> dict[str, Any]:
     """Liveness and memory: 200 whenever the process can answer; ``degraded`` when it is under pressure."""
     check = service.guard.check()
     usage = check.usage
-    degraded = check.over_soft or check.over_hard or service.startup_error is not None
+    storage = service.storage_status()
+    degraded = check.over_soft or check.over_hard or service.startup_error is not None or not storage.writable
     return {
         "status": "degraded" if degraded else "healthy",
         "memory_mb": round(usage.rss_mb, 1),
@@ -56,6 +57,7 @@ async def health(service: ServiceDep) -> dict[str, Any]:
         "shedding": check.over_hard,
         "model_loaded": service.model_loaded,
         "store_backend": service.claim_store.backend if service.claim_store else None,
+        "storage": storage.as_dict(),  # writable, and if not why; disk free space and reserve
         "uptime_s": round(service.uptime_s, 1),
         "requests_admitted": service.admission.admitted,
         "requests_shed": service.admission.refused_total,

@@ -71,6 +71,11 @@ class VerifyResponse(BaseModel):
     claim_id: str
     timestamp: str
     timings_ms: dict[str, float]
+    stored: bool = Field(
+        True,
+        description="False when the memory refused the write (disk full or failing): the verdict stands, "
+        "but this verification was not recorded and seen_count did not move.",
+    )
 
 
 # --- memory ---
@@ -176,6 +181,12 @@ _ERRORS: dict[int, dict[str, Any]] = {
     415: {"model": ErrorOut, "description": "Body not sent as application/json."},
     422: {"model": ValidationErrorOut, "description": "Wrong fields or types."},
     500: {"model": ErrorOut, "description": "Internal error: only the request id (details are in the log)."},
+    507: {
+        "model": ErrorOut,
+        "description": "The data directory is below its free-space reserve (DISK_RESERVE_MB): nothing was "
+        "written; writes resume by themselves once space is freed.",
+        "headers": _RETRY_AFTER,
+    },
     503: {
         "model": ErrorOut,
         "description": "Warming up, shedding load or not storing: retry after Retry-After seconds.",

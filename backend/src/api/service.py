@@ -16,7 +16,7 @@ from typing import Protocol
 from factmem.admission import Admission, RefusalObserver
 from factmem.cpu_slots import CpuSlots
 from factmem.embeddings import MINILM_INT8, get_shared_embedding_model, is_embedding_model_loaded
-from factmem.errors import StoreError
+from factmem.errors import StoreError, StoreUnavailableError
 from factmem.ingest import seed_if_empty
 from factmem.logging_setup import redact_url
 from factmem.memory.guard import CleanupObserver, GuardPolicy, MemoryGuard
@@ -24,6 +24,7 @@ from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings
 from factmem.store import ClaimStore, open_store
 from factmem.store.base import INDEXING_THRESHOLD_POINTS
+from factmem.store.durability import StorageStatus
 from factmem.verifier import Verifier
 
 logger = logging.getLogger(__name__)
@@ -70,12 +71,33 @@ class Service:
         )
         self.claim_store = open_store(s, s.claims_collection, MINILM_INT8.dim)
         self.evidence_store = open_store(s, s.evidence_collection, MINILM_INT8.dim)
+        self._refuse_a_disk_below_its_reserve()
         self.pipeline = VerificationPipeline(
             s, self.claim_store, self.evidence_store, lambda: get_shared_embedding_model(s)
         )
         self.verifier = Verifier(self.pipeline, self.admission)
         self._warmup = threading.Thread(target=self._warm_up, name="factmem-warmup", daemon=True)
         self._warmup.start()
+
+    def _refuse_a_disk_below_its_reserve(self) -> None:
+        """Startup on a disk too full to write (the first write would kill the process with SIGBUS) stops
+        here, with the reason, instead of crashing later with no log line."""
+        status = self.storage_status(fresh=True)
+        if status.writable:
+            return
+        logger.error("refusing to start: %s", status.reason)
+        self.close()
+        raise StoreUnavailableError(f"refusing to start: {status.reason}", disk_full=True)
+
+    def storage_status(self, *, fresh: bool = False) -> StorageStatus:
+        """The stores' write status: the first one refusing writes, else the claim memory's."""
+        statuses = [
+            store.storage_status(fresh=fresh)
+            for store in (self.claim_store, self.evidence_store)
+            if store is not None
+        ]
+        refusing = [status for status in statuses if not status.writable]
+        return (refusing or statuses or [StorageStatus(writable=True)])[0]
 
     def _warm_up(self) -> None:
         assert self.pipeline is not None and self.claim_store is not None

@@ -58,6 +58,7 @@ def to_response(verification: Verification, request_id: str) -> VerifyResponse:
         web_search_results=None,
         web_search_used=False,
         seen_count=verification.write.seen_count,
+        stored=verification.write.stored,
         claim_id=verification.write.id,
         timestamp=verification.write.timestamp,
         timings_ms=verification.timings_ms,

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from factmem.store.durability import StorageStatus
+
 #: Payload fields with an index on a Qdrant server: keyword filters and ordering/range queries stay cheap at
 #: 100k points.
 KEYWORD_INDEXES: tuple[str, ...] = ("verdict", "source")
@@ -88,6 +90,16 @@ class ClaimStore(Protocol):
 
     def build_index(self) -> bool:
         """Build pending vector indexes; blocking and costly, so never called from a request."""
+        ...
+
+    def require_writable(self, *, probe: bool = False) -> None:
+        """Raise ``StoreUnavailableError`` when a write now would be refused (disk full, failing flushes);
+        ``probe`` also checks the filesystem takes a write. Writes raise it themselves, changing nothing."""
+        ...
+
+    def storage_status(self, *, fresh: bool = False) -> StorageStatus:
+        """Whether the store takes writes, and why not (for ``/health`` and ``/metrics``); ``fresh`` reads
+        the disk now instead of using the reading of the last flush interval."""
         ...
 
     def flush(self) -> None:

@@ -43,6 +43,7 @@ import qdrant_edge as qe
 
 from factmem.errors import StoreError
 from factmem.store.base import INDEXING_THRESHOLD_POINTS, RANGE_INDEXES, PointWrite, StoredPoint
+from factmem.store.durability import StorageStatus, WriteGate
 
 logger = logging.getLogger(__name__)
 
@@ -149,6 +150,9 @@ class EdgeClaimStore:
         wal: keep a write-ahead log (every write durable at once, at the memory cost above).
         flush_interval_s: how often the background thread flushes pending writes; ``None`` flushes only
             on :meth:`flush` and :meth:`close` (the ingest command, which closes when done).
+        disk_reserve_bytes: free space writes need beyond the holes of the shard's sparse files
+            (:mod:`factmem.store.durability`); below it, and while flushes fail, writes raise
+            ``StoreUnavailableError`` and change nothing.
     """
 
     backend = "qdrant-edge"
@@ -163,6 +167,7 @@ class EdgeClaimStore:
         range_indexes: Sequence[str] = tuple(RANGE_INDEXES),
         wal: bool = False,
         flush_interval_s: float | None = 1.0,
+        disk_reserve_bytes: int = 0,
     ) -> None:
         self.path = Path(path)
         self.name = name
@@ -176,6 +181,8 @@ class EdgeClaimStore:
         except BaseException:
             os.close(self._lock_fd)
             raise
+        # the shards beside this one (claims and evidence) fill the same disk
+        self._gate = WriteGate(self.path, disk_reserve_bytes, holes_root=self.path.parent)
         self._stop_flusher = threading.Event()
         self._flusher: threading.Thread | None = None
         if flush_interval_s is not None:
@@ -211,8 +218,10 @@ class EdgeClaimStore:
             return shard
 
     def _flush_periodically(self, interval_s: float) -> None:
-        """Flush pending writes every ``interval_s`` until closed: what a WAL would give, batched."""
+        """Flush pending writes every ``interval_s`` until closed: what a WAL would give, batched. A failed
+        flush leaves the writes pending, so the next round retries them."""
         while not self._stop_flusher.wait(interval_s):
+            self._gate.status(fresh=True)  # keeps /health's disk reading current, writes or not
             if not self._unflushed:
                 continue
             try:
@@ -223,9 +232,17 @@ class EdgeClaimStore:
     def _wrote(self) -> None:
         self._unflushed = True
 
+    def require_writable(self, *, probe: bool = False) -> None:
+        """Raise ``StoreUnavailableError`` (nothing written) unless the disk and the flushes allow a write."""
+        self._gate.require_writable(probe=probe)
+
+    def storage_status(self, *, fresh: bool = False) -> StorageStatus:
+        return self._gate.status(fresh=fresh)
+
     def upsert(self, points: Sequence[PointWrite]) -> None:
         if not points:
             return
+        self._gate.require_writable()
         edge_points = []
         for point in points:
             if point.vector.shape != (self.dim,):
@@ -266,6 +283,7 @@ class EdgeClaimStore:
         return [StoredPoint(id=str(r.id), payload=dict(r.payload or {})) for r in records]
 
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
+        self._gate.require_writable()
         with _engine_errors("set_payload"):
             self._shard.update(qe.UpdateOperation.set_payload([point_id], payload))
         self._wrote()
@@ -273,6 +291,7 @@ class EdgeClaimStore:
     def delete(self, ids: Sequence[str]) -> None:
         if not ids:
             return
+        self._gate.require_writable()
         with _engine_errors("delete"):
             self._shard.update(qe.UpdateOperation.delete_points(list(ids)))
         self._wrote()
@@ -345,10 +364,17 @@ class EdgeClaimStore:
         with self._close_lock:
             if self._closed:
                 return
-            # cleared before the flush: a write landing during it marks the store again
+            # cleared before the flush: a write landing during it marks the store again; restored when the
+            # flush fails, so the writes stay pending and the next flush retries them
             self._unflushed = False
-            with _engine_errors("flush"):
-                self._shard.flush()
+            try:
+                with _engine_errors("flush"):
+                    self._shard.flush()
+            except StoreError as exc:
+                self._unflushed = True
+                self._gate.flush_failed(str(exc.__cause__ or exc))
+                raise
+            self._gate.flush_succeeded()
 
     def close(self) -> None:
         self._stop_flusher.set()

@@ -32,4 +32,5 @@ def open_store(settings: Settings, collection: str, dim: int) -> ClaimStore:
         range_indexes=tuple(RANGE_INDEXES) if collection == settings.claims_collection else (),
         wal=settings.edge_wal,
         flush_interval_s=settings.edge_flush_interval_s,
+        disk_reserve_bytes=settings.disk_reserve_mb * 1024 * 1024,
     )

@@ -18,6 +18,7 @@ import numpy as np
 
 from factmem.errors import StoreError
 from factmem.store.base import FLOAT_INDEXES, INTEGER_INDEXES, KEYWORD_INDEXES, PointWrite, StoredPoint
+from factmem.store.durability import StorageStatus
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient
@@ -167,6 +168,13 @@ class QdrantServerClaimStore:
         with self._errors("scroll"):
             records, _ = self._client.scroll(self.name, limit=limit, order_by=order, with_payload=True)
         return [StoredPoint(id=str(r.id), payload=dict(r.payload or {})) for r in records]
+
+    def require_writable(self, *, probe: bool = False) -> None:
+        """A Qdrant server refuses writes itself (an error on the write); nothing to check here."""
+
+    def storage_status(self, *, fresh: bool = False) -> StorageStatus:
+        """The server's disk is the server's: its writes fail with an error, never a crash here."""
+        return StorageStatus(writable=True)
 
     def build_index(self) -> bool:
         """A Qdrant server builds its indexes itself, in its own process."""

@@ -1,0 +1,181 @@
+"""Whether an embedded store may take writes: room on its disk, and flushes that succeed.
+
+Qdrant Edge maps pre-sized, sparse files (a new shard maps ~80 MB per collection of which a few hundred KB
+are allocated) and writes into them through the mapping. A write that lands in a hole when the filesystem
+is full cannot fail with an error: the kernel sends SIGBUS and the process dies without a log line (on tmpfs
+and on ext4 alike), and a restart on the still-full disk dies again. So the store never writes unless the
+disk has room for every hole its files may still fill *plus* ``reserve_bytes`` for what it creates (new
+segments, the manifest, the model cache); below that, writes are refused with a reason until space returns.
+
+A flush that fails (a disk turned read-only, an I/O error) keeps its writes pending and is retried; until one
+succeeds, new writes are refused too, so nothing is acknowledged that the disk is not taking.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from factmem.errors import StoreUnavailableError
+
+_MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class StorageStatus:
+    """What ``/health`` and ``/metrics`` say about a store's ability to take writes."""
+
+    writable: bool
+    reason: str | None = None
+    disk_free_bytes: int | None = None
+    #: free space minus the holes the store's files may still fill: what a write can really use
+    disk_headroom_bytes: int | None = None
+    disk_reserve_bytes: int | None = None
+    flush_failures: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        def mb(value: int | None) -> float | None:
+            return None if value is None else round(value / _MB, 1)
+
+        return {
+            "writable": self.writable,
+            "reason": self.reason,
+            "disk_free_mb": mb(self.disk_free_bytes),
+            "disk_headroom_mb": mb(self.disk_headroom_bytes),
+            "disk_reserve_mb": mb(self.disk_reserve_bytes),
+            "flush_failures": self.flush_failures,
+        }
+
+
+def sparse_hole_bytes(directory: Path) -> int:
+    """Bytes the files under ``directory`` span but have not allocated (what writes into them may claim)."""
+    holes = 0
+    for root, _, files in os.walk(directory):
+        for name in files:
+            try:
+                st = os.stat(os.path.join(root, name))
+            except OSError:  # replaced while we looked (an index build swaps segments)
+                continue
+            holes += max(0, st.st_size - st.st_blocks * 512)
+    return holes
+
+
+class WriteGate:
+    """Decides, for one store directory, whether writes may go ahead; thread-safe and cheap to ask.
+
+    Each question reads the filesystem's free space and read-only flag (one ``statvfs``); the holes of the
+    store's files (a walk of a few dozen files) are re-read at most every ``refresh_s`` (a write that fills
+    a hole lowers free space and holes alike, so the headroom in between stays right). Flush outcomes are
+    reported by the store as they happen.
+    """
+
+    def __init__(
+        self, directory: Path, reserve_bytes: int, *, holes_root: Path | None = None, refresh_s: float = 0.5
+    ) -> None:
+        self.directory = directory
+        #: where every store sharing this disk keeps its files: their holes compete for the same free space
+        self.holes_root = holes_root or directory
+        self.reserve_bytes = reserve_bytes
+        self.refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._read_at = float("-inf")
+        self._free: int | None = None
+        self._headroom: int | None = None
+        self._holes: int | None = None
+        self._read_only = False
+        self.flush_failures = 0
+        self.last_flush_error: str | None = None
+
+    def _refresh(self, force: bool = False) -> None:
+        """Re-read the filesystem's state (one ``statvfs``: microseconds, on every write) and, at most every
+        ``refresh_s``, the holes of the store's files (a walk of a few dozen files)."""
+        now = time.monotonic()
+        try:
+            st = os.statvfs(self.directory)
+        except OSError:
+            with self._lock:
+                self._free = self._headroom = None
+            return
+        free = st.f_bavail * st.f_frsize
+        read_only = bool(st.f_flag & os.ST_RDONLY)
+        with self._lock:
+            stale = force or now - self._read_at >= self.refresh_s
+            holes = self._holes if not stale else None
+        if holes is None:
+            holes = sparse_hole_bytes(self.holes_root)
+        with self._lock:
+            self._free, self._headroom, self._holes, self._read_only = free, free - holes, holes, read_only
+            if stale:
+                self._read_at = now
+
+    def status(self, *, fresh: bool = False) -> StorageStatus:
+        self._refresh(force=fresh)
+        with self._lock:
+            free, headroom, failures = self._free, self._headroom, self.flush_failures
+            read_only = self._read_only
+        reason = None
+        if read_only:
+            reason = (
+                f"the filesystem under {self.directory} has turned read-only (an I/O error, or remounted); "
+                "writes are refused until it is writable again"
+            )
+        elif failures:
+            reason = (
+                f"flushing to disk failed {failures} time(s) in a row ({self.last_flush_error}); writes are "
+                "refused until a flush succeeds (retried every flush interval)"
+            )
+        elif headroom is not None and headroom < self.reserve_bytes:
+            reason = (
+                f"disk almost full under {self.directory}: {free / _MB:.1f} MB free, of which "
+                f"{(free - headroom) / _MB:.1f} MB are promised to the stores' mapped files; writes need "
+                f"{self.reserve_bytes / _MB:.0f} MB beyond that (DISK_RESERVE_MB); free space to resume"
+            )
+        return StorageStatus(
+            writable=reason is None,
+            reason=reason,
+            disk_free_bytes=free,
+            disk_headroom_bytes=headroom,
+            disk_reserve_bytes=self.reserve_bytes,
+            flush_failures=failures,
+        )
+
+    def require_writable(self, *, probe: bool = False) -> None:
+        """Raise ``StoreUnavailableError`` unless a write may go ahead now.
+
+        ``probe`` also writes and syncs a small file (an admin write checks the filesystem takes writes
+        before it changes anything, so a disk turned read-only is refused up front, not half-way).
+        """
+        status = self.status(fresh=probe)
+        if not status.writable:
+            disk_full = status.flush_failures == 0 and not self._read_only
+            raise StoreUnavailableError(status.reason or "store not writable", disk_full=disk_full)
+        if probe:
+            self._probe()
+
+    def _probe(self) -> None:
+        path = self.directory.with_name(self.directory.name + ".write-probe")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, b"ok\n")
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise StoreUnavailableError(
+                f"the filesystem under {self.directory} refuses writes ({exc.strerror}); nothing was written",
+                disk_full=False,
+            ) from exc
+
+    def flush_succeeded(self) -> None:
+        with self._lock:
+            self.flush_failures = 0
+            self.last_flush_error = None
+
+    def flush_failed(self, error: str) -> None:
+        with self._lock:
+            self.flush_failures += 1
+            self.last_flush_error = error
