@@ -44,4 +44,9 @@ if __name__ == "__main__":
         timeout_keep_alive=5,
         timeout_graceful_shutdown=10,
         access_log=False,
+        # The app reads X-Forwarded-For itself, only from TRUSTED_PROXIES (factmem.api.client_address);
+        # uvicorn's own handling would believe it from any loopback peer.
+        proxy_headers=False,
+        # JSON logs: leave logging to the app, whose root handler then formats uvicorn's lines too.
+        **({"log_config": None} if settings.log_format == "json" else {}),
     )

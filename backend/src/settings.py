@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     request_read_timeout_s: float = Field(5.0, gt=0.0, le=300.0)
     max_in_flight_requests: int = Field(64, ge=1, le=10_000)
     max_connections: int = Field(1_024, ge=8, le=100_000)
+    log_format: Literal["text", "json"] = "text"
+    #: Origins (comma-separated) whose pages may call the API from a browser; ``*`` for any.
+    cors_origins: str | None = "http://localhost:3000"
+    #: Peers (IPs or CIDRs, comma-separated; ``*`` = whatever connects) whose X-Forwarded-For is believed.
+    trusted_proxies: str | None = None
 
     # --- storage ---
     data_dir: Path = Path("data")
@@ -84,7 +89,15 @@ class Settings(BaseSettings):
     # --- admin ---
     admin_api_key: SecretStr | None = None
 
-    @field_validator("admin_api_key", "qdrant_api_key")
+    # --- public access: client keys and rate limits ---
+    #: Keys for ``/verify`` (comma-separated); an entry ``sha256:<hex>`` is the hash of a key.
+    client_api_keys: SecretStr | None = None
+    #: A file of client keys, one ``sha256:<hex>`` hash (or ``name:sha256:<hex>``) per line.
+    client_api_keys_file: Path | None = None
+    rate_limit_per_key: str | None = None
+    rate_limit_per_address: str | None = None
+
+    @field_validator("admin_api_key", "qdrant_api_key", "client_api_keys")
     @classmethod
     def _reject_placeholder_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
@@ -97,10 +110,35 @@ class Settings(BaseSettings):
             raise ValueError("is a placeholder; set a real random secret (e.g. `openssl rand -hex 32`)")
         return value
 
+    @field_validator("rate_limit_per_key", "rate_limit_per_address")
+    @classmethod
+    def _parse_rate_limit(cls, value: str | None) -> str | None:
+        if value is not None:
+            from limits import parse_many  # small; only where a limit is configured
+
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a rate like '30/minute' or '5/second;100/hour'") from exc
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return _split_list(self.cors_origins)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return _split_list(self.trusted_proxies)
+
     @property
     def uses_remote_qdrant(self) -> bool:
         """True when claims live in a Qdrant server shared by several instances."""
         return bool(self.qdrant_url)
+
+
+def _split_list(value: str | None) -> list[str]:
+    """A comma-separated setting as a list (environment variables are flat strings)."""
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
 
 
 @lru_cache(maxsize=1)

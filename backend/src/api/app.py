@@ -8,14 +8,17 @@ from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from factmem import __version__
-from factmem.api import claim_store, observability, operations, verify
+from factmem.api import claim_store, observability, operations, page, verify
+from factmem.api.access import ClientAccess
+from factmem.api.client_address import ProxyTrust
 from factmem.api.errors import install_error_handlers
 from factmem.api.middleware import RequestContextMiddleware
 from factmem.api.observability import MetricsMiddleware
 from factmem.api.service import Service
-from factmem.logging_setup import configure_logging
+from factmem.logging_setup import configure_logging, register_secret
 from factmem.memory.readings import log_memory_usage
 from factmem.metrics import Metrics
 from factmem.settings import Settings, get_settings
@@ -26,10 +29,13 @@ logger = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; heavy resources are created in the lifespan, once, not at import."""
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
+    for secret in (settings.admin_api_key, settings.qdrant_api_key):
+        register_secret(secret.get_secret_value() if secret else None)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.log_level, settings.log_format)  # again: uvicorn.run configures its own
         log_memory_usage("startup", logger, limit_mb=settings.memory_limit_mb)
         # Sync routes run on AnyIO's thread pool (40 threads by default). Verifications beyond the slot limit
         # are refused anyway, so a few more threads than slots serve the other sync routes; fewer threads
@@ -56,16 +62,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Fact verification with a persistent memory of verified claims, sized for 512 MB.",
         lifespan=lifespan,
     )
+    app.state.client_access = ClientAccess.from_settings(settings)
+    app.state.proxy_trust = ProxyTrust(settings.trusted_proxy_list)
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_in_flight=settings.max_in_flight_requests,
         retry_after_s=settings.retry_after_s,
     )
+    if settings.cors_origin_list:
+        # Around the request-id layer, so its 413s and 500s carry CORS headers too: a browser shows a
+        # response without them as "Failed to fetch", hiding the error the API worded.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["Retry-After", "X-Request-ID"],
+            max_age=600,
+        )
     app.add_middleware(MetricsMiddleware)  # outermost: also times the 413s answered by the one above
     install_error_handlers(app)
     app.include_router(operations.router)
     app.include_router(observability.router)
     app.include_router(verify.router)
     app.include_router(claim_store.router)
+    app.include_router(page.router)
     return app

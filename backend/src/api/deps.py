@@ -14,6 +14,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from factmem.api.access import ClientAccess
+from factmem.api.client_address import ProxyTrust
 from factmem.api.service import Service
 from factmem.pipeline import VerificationPipeline
 
@@ -57,3 +59,39 @@ async def require_admin(
 
 
 AdminDep = Depends(require_admin)
+
+
+async def require_client(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str | None:
+    """``/verify``'s gate for the public: a known client key when keys are configured, then its rate limit.
+
+    Answers 401 for a missing or unknown key and 429 + ``Retry-After`` over the limit, before the request
+    takes a verification slot; returns the key's name (None without keys).
+    """
+    access: ClientAccess = request.app.state.client_access
+    key_name = None
+    if access.keys is not None:
+        supplied = credentials.credentials if credentials else request.headers.get("x-api-key")
+        key_name = access.keys.identify(supplied)
+        if key_name is None:
+            raise HTTPException(
+                401,
+                "missing or unknown API key: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+    if access.limits is not None:
+        proxies: ProxyTrust = request.app.state.proxy_trust
+        refusal = access.limits.hit(key_name, proxies.client_of(request.scope))
+        if refusal is not None:
+            who = "this API key" if key_name else "this address"
+            raise HTTPException(
+                429,
+                f"rate limit of {refusal.limit} exceeded for {who}; retry in {refusal.retry_after_s} s",
+                headers={"Retry-After": str(refusal.retry_after_s)},
+            )
+    return key_name
+
+
+ClientDep = Depends(require_client)

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 
 from factmem import __version__
+from factmem.api import page
 from factmem.api.deps import ServiceDep
 from factmem.api.schemas import NotReadyOut, error_responses
 
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/", responses=error_responses(503))
-async def index(service: ServiceDep) -> dict[str, Any]:
-    """What this service is and where to start."""
+@router.get("/", response_model=None, responses=error_responses(503))
+async def index(request: Request, service: ServiceDep) -> dict[str, Any] | Response:
+    """What this service is and where to start: the web page for a browser, this JSON for API clients."""
+    if page.wants_html(request):
+        return page.page_response(request)
     return {
         "service": "factmem",
         "version": __version__,
@@ -35,6 +38,7 @@ async def index(service: ServiceDep) -> dict[str, Any]:
             "claim": "GET /claims/{id}",
             "ingest": "POST /claims, POST /evidence (admin)",
             "docs": "GET /docs",
+            "page": "GET / with Accept: text/html",
         },
     }
 

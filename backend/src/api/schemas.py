@@ -174,12 +174,17 @@ _RETRY_AFTER = {
 }
 _ERRORS: dict[int, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Unusable input (an empty or letterless claim, invalid JSON)."},
-    401: {"model": ErrorOut, "description": "Missing or wrong admin key."},
+    401: {"model": ErrorOut, "description": "Missing or wrong key (the admin key; a client key when keys are on)."},
     403: {"model": ErrorOut, "description": "Admin writes are disabled (no ADMIN_API_KEY on the server)."},
     404: {"model": ErrorOut, "description": "No such record."},
     413: {"model": ErrorOut, "description": "Request body over MAX_BODY_BYTES."},
     415: {"model": ErrorOut, "description": "Body not sent as application/json."},
     422: {"model": ValidationErrorOut, "description": "Wrong fields or types."},
+    429: {
+        "model": ErrorOut,
+        "description": "Over the client's rate limit: retry after Retry-After seconds.",
+        "headers": _RETRY_AFTER,
+    },
     500: {"model": ErrorOut, "description": "Internal error: only the request id (details are in the log)."},
     507: {
         "model": ErrorOut,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 
-from factmem.api.deps import PipelineDep, ServiceDep
+from factmem.api.deps import ClientDep, PipelineDep, ServiceDep
 from factmem.api.errors import request_id_of
 from factmem.api.schemas import (
     NormalizedClaimOut,
@@ -65,7 +65,12 @@ def to_response(verification: Verification, request_id: str) -> VerifyResponse:
     )
 
 
-@router.post("/verify", response_model=VerifyResponse, responses=error_responses(400, 413, 415, 422, 503))
+@router.post(
+    "/verify",
+    response_model=VerifyResponse,
+    responses=error_responses(400, 401, 413, 415, 422, 429, 503),
+    dependencies=[ClientDep],
+)
 async def verify(
     body: VerifyRequest,
     request: Request,
