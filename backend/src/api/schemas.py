@@ -174,7 +174,7 @@ _RETRY_AFTER = {
 }
 _ERRORS: dict[int, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Unusable input (an empty or letterless claim, invalid JSON)."},
-    401: {"model": ErrorOut, "description": "Missing or wrong key (the admin key; a client key when keys are on)."},
+    401: {"model": ErrorOut, "description": "Missing or wrong admin or client key."},
     403: {"model": ErrorOut, "description": "Admin writes are disabled (no ADMIN_API_KEY on the server)."},
     404: {"model": ErrorOut, "description": "No such record."},
     413: {"model": ErrorOut, "description": "Request body over MAX_BODY_BYTES."},
