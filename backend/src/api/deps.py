@@ -61,10 +61,16 @@ async def require_admin(
 AdminDep = Depends(require_admin)
 
 
-async def require_client(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str | None:
+def _supplied_client_key(request: Request) -> str | None:
+    """``Authorization: Bearer <key>`` or ``X-API-Key: <key>``, read by hand: declaring a security scheme
+    would tell OpenAPI clients that every call needs a key, while keys are off unless configured."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.headers.get("x-api-key")
+
+
+async def require_client(request: Request) -> str | None:
     """``/verify``'s gate for the public: a known client key when keys are configured, then its rate limit.
 
     Answers 401 for a missing or unknown key and 429 + ``Retry-After`` over the limit, before the request
@@ -73,8 +79,7 @@ async def require_client(
     access: ClientAccess = request.app.state.client_access
     key_name = None
     if access.keys is not None:
-        supplied = credentials.credentials if credentials else request.headers.get("x-api-key")
-        key_name = access.keys.identify(supplied)
+        key_name = access.keys.identify(_supplied_client_key(request))
         if key_name is None:
             raise HTTPException(
                 401,
