@@ -1,23 +1,15 @@
 """Shared fixtures: the real embedding model, real stores on temporary directories, a real server.
 
 Nothing here is a fake: the embedder is the shipped int8 MiniLM through FastEmbed, stores are a Qdrant Edge
-shard on disk and qdrant-client's in-process mode, and ``server`` is uvicorn on loopback in a subprocess.
+shard on disk and qdrant-client's in-process mode, and ``server`` is uvicorn on loopback in a subprocess,
+started by the launcher the load test and the benchmark use (``factmem_bench.server``).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
-import httpx
 import pytest
 
 from factmem.embeddings import MINILM_INT8, Embedder, assemble_model_dir
@@ -26,19 +18,17 @@ from factmem.settings import Settings
 from factmem.store.base import ClaimStore
 from factmem.store.edge import EdgeClaimStore
 from factmem.store.remote import QdrantServerClaimStore
+from factmem_bench.server import FACTMEM_SERVER, FACTMEM_SETTINGS, RunningServer, WaitFor, start
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"
 ADMIN_KEY = "test-admin-key-0123456789"
 
-# Every variable the service reads: tests never inherit a developer's or CI's settings.
-_FACTMEM_ENV = tuple(name.upper() for name in Settings.model_fields)
-
 
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never inherit a developer's or CI's factmem settings."""
-    for name in _FACTMEM_ENV:
+    for name in FACTMEM_SETTINGS:
         monkeypatch.delenv(name, raising=False)
 
 
@@ -95,95 +85,20 @@ def pipeline(
     return VerificationPipeline(settings, claims, evidence, lambda: embedder)
 
 
-def load_backend_script(filename: str, module_name: str) -> ModuleType:
-    """Import a command-line script of ``backend/`` (not a package module) so its functions can be tested."""
-    spec = importlib.util.spec_from_file_location(module_name, REPO_ROOT / "backend" / filename)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is created
-    spec.loader.exec_module(module)
-    return module
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class RunningServer:
-    """A factmem server process on loopback."""
-
-    url: str
-    data_dir: Path
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30.0, **kwargs)  # type: ignore[arg-type]
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
-
-
-def _is_up(http: httpx.Client, url: str, wait_for: str) -> bool:
-    if wait_for == "ready":
-        return http.get(f"{url}/ready").status_code == 200
-    if wait_for == "up":
-        return http.get(f"{url}/health").status_code == 200
-    # "warm": warm-up finished, whether or not the server is ready to take traffic (it may be shedding).
-    response = http.get(f"{url}/health")
-    return response.status_code == 200 and bool(response.json().get("started"))
-
-
 def start_server(
-    data_dir: Path, log_path: Path, wait_for: str = "ready", cgroup: Path | None = None, **env: str
+    data_dir: Path, log_path: Path, wait_for: WaitFor = "ready", cgroup: Path | None = None, **env: str
 ) -> RunningServer:
     """Start ``backend/api_server.py`` and wait until ``/ready`` (the README's way of running it).
 
     ``cgroup``: a cgroup directory the server runs in from its first instruction (``wait_for="up"``:
     until ``/health`` answers, whatever warm-up does).
     """
-    port = free_port()
-    environment = {k: v for k, v in os.environ.items() if k not in _FACTMEM_ENV}
-    environment |= {"HOST": "127.0.0.1", "PORT": str(port), "DATA_DIR": str(data_dir), "LOG_LEVEL": "info"}
-    environment |= env
-    with log_path.open("ab") as log_file:  # the child keeps its own copy of the descriptor
-        command = [sys.executable, str(REPO_ROOT / "backend" / "api_server.py")]
-        if cgroup is not None:
-            command = ["sh", "-c", f'echo $$ > "{cgroup}/cgroup.procs" && exec "$@"', "sh", *command]
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env=environment,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    server = RunningServer(f"http://127.0.0.1:{port}", data_dir, process, log_path)
-    deadline = time.monotonic() + 120
-    with httpx.Client(timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"server exited with {process.returncode}:\n{server.log()[-4000:]}")
-            try:
-                if _is_up(http, server.url, wait_for):
-                    return server
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-    server.stop()
-    raise RuntimeError(f"server not ready after 120 s:\n{server.log()[-4000:]}")
+    command = list(FACTMEM_SERVER)
+    if cgroup is not None:
+        command = ["sh", "-c", f'echo $$ > "{cgroup}/cgroup.procs" && exec "$@"', "sh", *command]
+    environment = {"DATA_DIR": str(data_dir), "LOG_LEVEL": "info"} | env
+    # In the test's own session: a server dies with the test run whatever happens to it.
+    return start(command, log_path=log_path, env=environment, wait_for=wait_for, new_session=False)
 
 
 @pytest.fixture(scope="module")

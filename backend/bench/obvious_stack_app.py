@@ -1,4 +1,4 @@
-"""The obvious stack, kept only as the baseline that ``backend/benchmark.py`` measures factmem against.
+"""The obvious stack, kept only as the baseline that the benchmark measures factmem against.
 
 What a first version of a fact-checking API usually looks like: FastAPI, FastEmbed with its defaults
 (default batch size, onnxruntime's CPU memory arena on, default threads, 512-token truncation),
@@ -7,7 +7,8 @@ qdrant-client's in-process ``:memory:`` mode holding the claims, every claim emb
 control: that is the point of the comparison. qdrant-client's local mode is not thread-safe and FastAPI runs
 sync routes in a thread pool, so under concurrent load some requests fail; the benchmark counts them.
 
-Never deploy this. It is started by the benchmark on loopback with, in the environment:
+Never deploy this. The benchmark starts it (``python -m factmem_bench.obvious_stack_app``) on loopback with,
+in the environment:
 
     OBVIOUS_MODEL_DIR     a FastEmbed model directory (the benchmark lays it out with the shipped int8
                           MiniLM and a tokenizer limit of 512)
