@@ -9,6 +9,8 @@ bounds request heads, slow clients and connections (:mod:`factmem.api.connection
 
 from __future__ import annotations
 
+import sys
+
 import uvicorn
 
 from factmem.api.app import create_app
@@ -21,7 +23,7 @@ from factmem.settings import get_settings
 limit_malloc_arenas(get_settings().malloc_arenas)
 set_malloc_mmap_threshold(get_settings().malloc_mmap_threshold_kb)
 
-app = create_app()
+app = create_app(stop_on_startup_failure=True)
 
 if __name__ == "__main__":
     settings = get_settings()
@@ -50,3 +52,6 @@ if __name__ == "__main__":
         # JSON logs: leave logging to the app, whose root handler then formats uvicorn's lines too.
         **({"log_config": None} if settings.log_format == "json" else {}),
     )
+    service = getattr(app.state, "service", None)
+    if service is not None and service.startup_error is not None:
+        sys.exit(f"factmem did not start: {service.startup_error}")

@@ -4,6 +4,9 @@
     python -m factmem ingest-evidence FILE   evidence passages into the evidence collection
     python -m factmem build-index            build the vector index now (the server must be stopped)
     python -m factmem stats                  counts of the stores
+    python -m factmem export [--output FILE] every claim and passage as JSONL (a backup; no vectors)
+    python -m factmem import FILE            an export back in, re-embedded with this process's model
+    python -m factmem prepare-model          convert the embedding model now (at build time), not at start
 
 An embedded shard belongs to one process: stop the server before running these against the same
 ``DATA_DIR`` (or point them at a Qdrant server with ``QDRANT_URL``, which many processes can share).
@@ -19,7 +22,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from factmem.embeddings import MINILM_INT8
+from factmem.backup import export_memory, import_memory
+from factmem.embeddings import MINILM_INT8, Embedder
 from factmem.errors import FactmemError
 from factmem.ingest import (
     CuratedClaim,
@@ -110,7 +114,57 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--no-index", action="store_true", help="skip building the vector index afterwards")
     commands.add_parser("build-index", help="build the vector index (stop the server first)")
     commands.add_parser("stats", help="print store counts")
+    export = commands.add_parser("export", help="write every claim and evidence passage as JSONL")
+    export.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
+    imported = commands.add_parser("import", help="load an export, embedding each text again")
+    imported.add_argument("file", help="a file written by `export`")
+    commands.add_parser("prepare-model", help="lay out and convert the embedding model (build time)")
     return parser
+
+
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    pipeline = _open_pipeline(settings)
+    try:
+        if args.output == "-":
+            report = export_memory(pipeline, sys.stdout)
+        else:
+            with open(args.output, "w", encoding="utf-8") as out:
+                report = export_memory(pipeline, out)
+    finally:
+        _close(pipeline)
+    print(json.dumps({"exported": report.counts, "error": report.error}), file=sys.stderr)
+    return 1 if report.error else 0
+
+
+def _import(args: argparse.Namespace, settings: Settings) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        print(f"error: no such file: {path}", file=sys.stderr)
+        return 2
+    pipeline = _open_pipeline(settings)
+    try:
+        with path.open(encoding="utf-8") as lines:
+            report = import_memory(pipeline, lines)
+    finally:
+        _close(pipeline)
+    print(json.dumps({"imported": report.counts}))
+    return 0
+
+
+def _prepare_model(settings: Settings) -> int:
+    """Everything the first start would do to the model, so a small instance never has to: the converted
+    model is cached under MODEL_DIR (or DATA_DIR/model) and reused by the server."""
+    embedder = Embedder.from_settings(settings)
+    print(
+        json.dumps(
+            {
+                "model_id": embedder.model_id,
+                "path": str(embedder.model_path),
+                "seconds": round(embedder.load_seconds, 2),
+            }
+        )
+    )
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -122,6 +176,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _ingest(args, settings, evidence=args.command == "ingest-evidence")
         if args.command == "build-index":
             return _build_index(settings)
+        if args.command == "export":
+            return _export(args, settings)
+        if args.command == "import":
+            return _import(args, settings)
+        if args.command == "prepare-model":
+            return _prepare_model(settings)
         return _stats(settings)
     except FactmemError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -181,7 +181,7 @@ class Embedder:
     def from_settings(cls, settings: Settings, model_dir: Path | None = None) -> Embedder:
         """An embedder configured by the ``EMBEDDING_*`` settings (the shared one, and every script)."""
         return cls(
-            model_dir or assemble_model_dir(settings.data_dir / "model"),
+            model_dir or assemble_model_dir(settings.model_path),
             threads=settings.embedding_threads,
             cpu_arena=settings.embedding_cpu_arena,
             batch_size=settings.embedding_batch_size,

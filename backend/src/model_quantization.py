@@ -47,6 +47,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from factmem.child_exit import describe_failure, oom_kills_now
 from factmem.errors import EmbeddingError
 
 if TYPE_CHECKING:  # onnx is imported only inside the conversion (a child process in production)
@@ -313,6 +314,7 @@ def runtime_int8_model(source: Path, cache_dir: Path, *, matmul: MatMulMode = DE
             "--matmul",
             matmul,
         ]
+        oom_kills_before = oom_kills_now()
         try:
             done = subprocess.run(
                 command, capture_output=True, text=True, timeout=_CONVERT_TIMEOUT_S, check=False
@@ -320,8 +322,11 @@ def runtime_int8_model(source: Path, cache_dir: Path, *, matmul: MatMulMode = DE
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise EmbeddingError(f"could not convert {source} to a runtime-int8 model: {exc}") from exc
         if done.returncode != 0:
-            detail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise EmbeddingError(f"could not convert {source} to a runtime-int8 model: {detail[0]}")
+            detail = describe_failure(done.returncode, done.stderr or done.stdout, oom_kills_before)
+            raise EmbeddingError(
+                f"could not convert {source} to a runtime-int8 model: {detail}; convert it at build time "
+                "with `python -m factmem prepare-model`"
+            )
         digest = file_sha256(tmp)
         os.replace(tmp, target)
         sidecar.write_text(digest + "\n")

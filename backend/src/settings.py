@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     seed_file: Path | None = None
 
     # --- embedding model ---
+    model_dir: Path | None = None
     embedding_threads: int = Field(1, ge=1, le=16)
     embedding_cpu_arena: bool = False
     embedding_batch_size: int = Field(16, ge=1, le=256)
@@ -129,6 +130,11 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return _split_list(self.trusted_proxies)
+
+    @property
+    def model_path(self) -> Path:
+        """The model directory (and its converted variants): ``MODEL_DIR``, else ``DATA_DIR/model``."""
+        return self.model_dir or self.data_dir / "model"
 
     @property
     def uses_remote_qdrant(self) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -26,8 +28,12 @@ from factmem.settings import Settings, get_settings
 logger = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; heavy resources are created in the lifespan, once, not at import."""
+def create_app(settings: Settings | None = None, *, stop_on_startup_failure: bool = False) -> FastAPI:
+    """Build the app; heavy resources are created in the lifespan, once, not at import.
+
+    ``stop_on_startup_failure``: a failed warm-up shuts the server down (``backend/api_server.py`` then
+    exits non-zero so the platform restarts it); in-process tests keep serving to inspect the failure.
+    """
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
     for secret in (settings.admin_api_key, settings.qdrant_api_key):
@@ -48,6 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.metrics = metrics
         service = Service(settings, observer=metrics)
         app.state.service = service
+        if stop_on_startup_failure:
+            # a graceful shutdown (stores flushed and closed), then api_server.py exits with 3
+            service.on_startup_failure = lambda _reason: os.kill(os.getpid(), signal.SIGTERM)
         metrics.watch(service)
         service.open()
         try:

@@ -11,6 +11,7 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 from factmem.admission import Admission, RefusalObserver
@@ -20,6 +21,7 @@ from factmem.errors import StoreError, StoreUnavailableError
 from factmem.ingest import seed_if_empty
 from factmem.logging_setup import redact_url
 from factmem.memory.guard import CleanupObserver, GuardPolicy, MemoryGuard
+from factmem.memory.readings import get_memory_usage
 from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings
 from factmem.store import ClaimStore, open_store
@@ -58,16 +60,23 @@ class Service:
         )
         self.verifier: Verifier | None = None
         self._warmup: threading.Thread | None = None
+        #: called from the warm-up thread when it fails (the server exits; in-process tests keep None)
+        self.on_startup_failure: Callable[[str], None] | None = None
 
     def open(self) -> None:
         """Open the stores (fast) and start the slow warm-up in the background."""
         s = self.settings
+        usage = get_memory_usage(s.memory_limit_mb)  # the limit in force: a stricter cgroup beats the setting
         logger.info(
-            "starting store=%s data_dir=%s qdrant_url=%s memory_limit_mb=%s",
+            "starting store=%s data_dir=%s qdrant_url=%s memory_limit_mb=%s limit_source=%s "
+            "memory_limit_setting_mb=%s container_limit_mb=%s",
             "qdrant-server" if s.uses_remote_qdrant else "qdrant-edge",
             s.data_dir,
             redact_url(s.qdrant_url),
+            usage.limit_mb,
+            usage.limit_source,
             s.memory_limit_mb,
+            usage.container_limit_mb,
         )
         self.claim_store = open_store(s, s.claims_collection, MINILM_INT8.dim)
         self.evidence_store = open_store(s, s.evidence_collection, MINILM_INT8.dim)
@@ -123,9 +132,13 @@ class Service:
             logger.info(
                 "ready model_load_s=%.2f claims=%d", self.model_load_seconds, self.claim_store.count()
             )
-        except Exception as exc:  # keep serving /health, report the failure there and in /ready
+        except Exception as exc:
             self.startup_error = f"{type(exc).__name__}: {exc}"
-            logger.exception("warm-up failed")
+            logger.exception("warm-up failed: %s", self.startup_error)
+            if self.on_startup_failure is not None:
+                # A server that can never become ready must not answer /health for ever: exit non-zero so
+                # the platform restarts it (and shows this log line).
+                self.on_startup_failure(self.startup_error)
 
     @staticmethod
     def _build_index_if_behind(store: ClaimStore) -> None:

@@ -6,7 +6,7 @@ operations). Implementations translate their engine's exceptions into ``StoreErr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -86,6 +86,10 @@ class ClaimStore(Protocol):
 
     def top_by_seen_count(self, limit: int) -> list[StoredPoint]:
         """Points with the highest ``seen_count``."""
+        ...
+
+    def iter_points(self, batch: int = 256) -> Iterator[StoredPoint]:
+        """Every point with its payload, in id order, ``batch`` at a time (export; bounded memory)."""
         ...
 
     def build_index(self) -> bool:

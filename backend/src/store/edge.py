@@ -43,6 +43,7 @@ import qdrant_edge as qe
 
 from factmem.errors import StoreError
 from factmem.store.base import INDEXING_THRESHOLD_POINTS, RANGE_INDEXES, PointWrite, StoredPoint
+from factmem.store.builder_lock import stop_stale_builder
 from factmem.store.durability import StorageStatus, WriteGate
 
 logger = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ class EdgeClaimStore:
         self._unflushed = False
         self._lock_fd = _lock_exclusively(self.path.with_name(self.path.name + ".lock"))
         try:
+            stop_stale_builder(self.path)
             self._handle: qe.EdgeShard | None = self._open(index or EdgeIndexConfig(), range_indexes, wal)
         except BaseException:
             os.close(self._lock_fd)
@@ -313,6 +315,18 @@ class EdgeClaimStore:
             records, _ = self._shard.scroll(request)
         return [StoredPoint(id=str(r.id), payload=dict(r.payload or {})) for r in records]
 
+    def iter_points(self, batch: int = 256) -> Iterator[StoredPoint]:
+        offset = None
+        while True:
+            with _engine_errors("scroll"):
+                records, offset = self._shard.scroll(
+                    qe.ScrollRequest(offset=offset, limit=batch, with_payload=True, with_vector=False)
+                )
+            for r in records:
+                yield StoredPoint(id=str(r.id), payload=dict(r.payload or {}))
+            if offset is None or not records:
+                return
+
     def unindexed_points(self) -> int:
         """Points searched by brute force until the next index build."""
         with _engine_errors("info"):
@@ -345,7 +359,7 @@ class EdgeClaimStore:
             self._handle = None
             try:
                 done = subprocess.run(
-                    [sys.executable, "-m", "factmem.store.edge_optimize", str(self.path)],
+                    [sys.executable, "-m", "factmem.store.edge_optimize", str(self.path), str(os.getpid())],
                     capture_output=True,
                     text=True,
                     timeout=timeout_s,

@@ -1,6 +1,6 @@
 """Build a Qdrant Edge shard's vector index in a process of its own.
 
-    python -m factmem.store.edge_optimize SHARD_PATH
+    python -m factmem.store.edge_optimize SHARD_PATH PARENT_PID
 
 
 Qdrant Edge's ``optimize()`` holds the Python GIL for its whole run (20-75 s at 100k points). Inside the
@@ -16,16 +16,21 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import qdrant_edge as qe
 
+from factmem.store.builder_lock import die_with_parent, hold_build_lock
+
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m factmem.store.edge_optimize SHARD_PATH", file=sys.stderr)
+    if len(argv) != 2:
+        print("usage: python -m factmem.store.edge_optimize SHARD_PATH PARENT_PID", file=sys.stderr)
         return 2
     started = time.perf_counter()
+    die_with_parent(int(argv[1]))  # never outlive the server that owns the shard (factmem.store.builder_lock)
     try:
+        hold_build_lock(Path(argv[0]))
         # The parent holds the shard's lock file and has closed its own handle: this process is the owner.
         shard = qe.EdgeShard.load(argv[0])
         try:

@@ -169,6 +169,18 @@ class QdrantServerClaimStore:
             records, _ = self._client.scroll(self.name, limit=limit, order_by=order, with_payload=True)
         return [StoredPoint(id=str(r.id), payload=dict(r.payload or {})) for r in records]
 
+    def iter_points(self, batch: int = 256) -> Iterator[StoredPoint]:
+        offset = None
+        while True:
+            with self._errors("scroll"):
+                records, offset = self._client.scroll(
+                    self.name, limit=batch, offset=offset, with_payload=True, with_vectors=False
+                )
+            for r in records:
+                yield StoredPoint(id=str(r.id), payload=dict(r.payload or {}))
+            if offset is None or not records:
+                return
+
     def require_writable(self, *, probe: bool = False) -> None:
         """A Qdrant server refuses writes itself (an error on the write); nothing to check here."""
 
