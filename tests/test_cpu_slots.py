@@ -83,12 +83,12 @@ def test_run_holds_a_slot_in_a_worker_thread_and_refuses_when_full() -> None:
             finish.wait(5)
             return threading.current_thread().name
 
-        running = asyncio.create_task(slots.run(work, wait=False, on_full=Full))
+        running = asyncio.create_task(slots.run(work, on_full=Full))
         while not started.is_set():
             await asyncio.sleep(0.001)
         with pytest.raises(Full):
-            await slots.run(lambda: "never", wait=False, on_full=Full)
-        queued = asyncio.create_task(slots.run(lambda: "queued", wait=True, on_full=Full))
+            await slots.run(lambda: "never", on_full=Full)
+        queued = asyncio.create_task(slots.run(lambda: "queued", on_full=None))
         await asyncio.sleep(0.01)
         assert not queued.done()
         finish.set()

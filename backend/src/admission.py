@@ -22,7 +22,7 @@ from factmem.memory.guard import MemoryGuard
 T = TypeVar("T")
 
 #: Why a request was refused; label values of ``factmem_requests_shed_total``.
-REFUSAL_REASONS = ("memory", "concurrency", "warming_up", "startup_failed")
+REFUSAL_REASONS = ("memory", "concurrency", "providers_busy", "warming_up", "startup_failed")
 
 
 class RefusalObserver(Protocol):
@@ -87,4 +87,12 @@ class Admission:
         def no_free_slot() -> OverloadedError:
             return self.refuse("concurrency", "too many concurrent verifications; retry shortly")
 
-        return await self.slots.run(admitted_work, wait=False, on_full=no_free_slot)
+        return await self.slots.run(admitted_work, on_full=no_free_slot)
+
+    async def run_returning_verification(self, work: Callable[[], T]) -> T:
+        """Run the last CPU work of a verification coming back from a remote provider.
+
+        It was admitted already and its outbound call is paid for, so it queues for a CPU slot (first come,
+        first served; new requests are refused meanwhile) instead of being shed.
+        """
+        return await self.slots.run(work, on_full=None)

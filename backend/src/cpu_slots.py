@@ -77,15 +77,14 @@ class CpuSlots:
             raise RuntimeError("CpuSlots released more often than acquired")
         self._free += 1
 
-    async def run(self, work: Callable[[], T], *, wait: bool, on_full: Callable[[], Exception]) -> T:
+    async def run(self, work: Callable[[], T], *, on_full: Callable[[], Exception] | None) -> T:
         """Run ``work`` in a worker thread while holding a slot.
 
         Args:
             work: The CPU work (it must not await anything).
-            wait: Queue for a slot (True) or fail at once when none is free (False).
-            on_full: Builds the exception raised when ``wait`` is False and no slot is free.
+            on_full: Builds the exception raised at once when no slot is free; ``None`` queues for one.
         """
-        if wait:
+        if on_full is None:
             await self.acquire()
         elif not self.try_acquire():
             raise on_full()

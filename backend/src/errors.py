@@ -7,6 +7,7 @@
     │   └── StoreUnavailableError   the store refuses writes for now (disk full, failing flushes): 507/503
     ├── EmbeddingError      the embedding model failed to load or run
     ├── ReasonerError       a reasoner failed to produce a verdict
+    ├── ProviderError       a remote provider (LLM, web search) failed or answered unusably
     └── OverloadedError     the server sheds this request (503 + Retry-After)
 
 Engine and model errors are converted at one boundary each (the store backends and the embedder), raised
@@ -50,6 +51,18 @@ class EmbeddingError(FactmemError):
 
 class ReasonerError(FactmemError):
     """A reasoner could not produce a verdict."""
+
+
+class ProviderError(FactmemError):
+    """A remote provider could not be used for this request; the message is fit to show to a user.
+
+    Never carries a secret or a provider's raw answer: it ends up in the response (why the local reasoner
+    answered instead) and in the log. ``attempts`` counts the HTTP requests sent before giving up.
+    """
+
+    def __init__(self, message: str, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.attempts = attempts
 
 
 class OverloadedError(FactmemError):

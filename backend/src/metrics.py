@@ -26,15 +26,24 @@ from prometheus_client import (
     PlatformCollector,
     ProcessCollector,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from factmem import __version__
 from factmem.admission import REFUSAL_REASONS
 from factmem.memory.guard import CLEANUP_REASONS
 from factmem.memory.readings import MemoryUsage, get_memory_usage
+from factmem.outbound import Outbound
+from factmem.outbound.usage import LATENCY_BUCKETS_S, ProviderUsage
 from factmem.store.base import ClaimStore
 
-__all__ = ["HTTP_DURATION_BUCKETS", "MemoryCollector", "Metrics", "ServiceCollector", "ServiceView"]
+__all__ = [
+    "HTTP_DURATION_BUCKETS",
+    "MemoryCollector",
+    "Metrics",
+    "ProviderCollector",
+    "ServiceCollector",
+    "ServiceView",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +61,7 @@ class ServiceView(Protocol):
     model_load_seconds: float | None
     claim_store: ClaimStore | None
     evidence_store: ClaimStore | None
+    outbound: Outbound | None
 
 
 class MemoryCollector:
@@ -186,6 +196,53 @@ def _storage_families(service: ServiceView) -> Iterator[Metric]:
     yield from families.values()
 
 
+class ProviderCollector:
+    """Calls, tokens, cost and latency of the remote providers (LLM, web search), from their usage totals."""
+
+    def __init__(self, usage: ProviderUsage) -> None:
+        self.usage = usage
+
+    def collect(self) -> Iterator[Metric]:
+        totals = self.usage.snapshot()
+        calls = CounterMetricFamily(
+            "factmem_provider_requests",
+            "Calls to remote providers (retries of one call included), by provider and outcome "
+            "(ok, invalid answer, error, cached).",
+            labels=["provider", "outcome"],
+        )
+        tokens = CounterMetricFamily(
+            "factmem_provider_tokens", "LLM tokens billed, by provider and kind.", labels=["provider", "kind"]
+        )
+        cost = CounterMetricFamily(
+            "factmem_provider_cost_usd",
+            "Money spent on remote providers at the operator's prices (LLM_PRICE_*, WEB_SEARCH_PRICE_*).",
+            labels=["provider"],
+        )
+        today = GaugeMetricFamily(
+            "factmem_provider_spent_today_usd", "Money spent since 00:00 UTC.", labels=["provider"]
+        )
+        latency = HistogramMetricFamily(
+            "factmem_provider_request_duration_seconds",
+            "Time of one provider call, retries and waits included.",
+            labels=["provider"],
+        )
+        for provider, total in sorted(totals.items()):
+            for outcome, count in sorted(total.calls.items()):
+                calls.add_metric([provider, outcome], count)
+            tokens.add_metric([provider, "input"], total.input_tokens)
+            tokens.add_metric([provider, "output"], total.output_tokens)
+            cost.add_metric([provider], total.cost_usd)
+            today.add_metric([provider], self.usage.spent_today_usd(provider))
+            cumulative, buckets = 0, []
+            for bound, count in zip(
+                (*map(str, LATENCY_BUCKETS_S), "+Inf"), total.latency_bucket_counts, strict=True
+            ):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            latency.add_metric([provider], buckets, total.latency_sum_s)
+        yield from (calls, tokens, cost, today, latency)
+
+
 def _count(store: ClaimStore | None) -> int | None:
     if store is None:
         return None
@@ -269,6 +326,8 @@ class Metrics:
             raise ValueError("Metrics already watch a service")
         self._service_collector = ServiceCollector(service)
         self.registry.register(self._service_collector)
+        if service.outbound is not None:
+            self.registry.register(ProviderCollector(service.outbound.usage))
 
     # --- events ---
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from factmem.agents.base import (
     AgentTimings,
@@ -30,9 +30,14 @@ from factmem.agents.reasoner import LocalReasoner, ReasoningPolicy
 from factmem.agents.retriever import RetrievalPolicy, Retriever
 from factmem.embeddings import Embedder, get_shared_embedding_model
 from factmem.errors import EmbeddingError
+from factmem.outbound.usage import CallLog, ProviderCall
 from factmem.settings import Settings
 from factmem.store.base import ClaimStore
 from factmem.time_decay import utc_now
+
+if TYPE_CHECKING:
+    from factmem.agents.llm_reasoner import LlmReasoner
+    from factmem.outbound import Outbound
 
 T = TypeVar("T")
 
@@ -47,6 +52,10 @@ class Verification:
     result: VerificationResult
     write: MemoryWrite
     timings_ms: dict[str, float]
+    #: Why a configured provider did not give the verdict (the local reasoner did), in words for the user.
+    fallback_reason: str | None = None
+    #: Calls to remote providers made for this claim, with their tokens, cost and latency.
+    provider_calls: tuple[ProviderCall, ...] = ()
 
     @property
     def cache_hit(self) -> bool:
@@ -68,6 +77,8 @@ class ClaimCheck:
     #: Passages from in-process sources (the local evidence collection), found during recall.
     evidence: list[EvidencePassage] = field(default_factory=list)
     result: VerificationResult | None = None
+    fallback_reason: str | None = None
+    calls: CallLog = field(default_factory=lambda: CallLog(None))
 
     @property
     def cache_hit(self) -> bool:
@@ -92,11 +103,14 @@ class VerificationPipeline:
         claim_store: ClaimStore,
         evidence_store: ClaimStore,
         embedder_factory: Callable[[], Embedder] = get_shared_embedding_model,
+        outbound: Outbound | None = None,
     ) -> None:
         self.settings = settings
         self.claim_store = claim_store
         self.evidence_store = evidence_store
         self._embedder_factory = embedder_factory
+        #: The shared HTTP client and usage totals, when remote providers are configured (the server's).
+        self.outbound = outbound
         self._agent_cache: dict[str, Any] = {}
         self._agent_builds: dict[str, int] = {}
         # Re-entrant: building one agent may build the ones it depends on (the retriever needs the embedder).
@@ -148,6 +162,23 @@ class VerificationPipeline:
         return self._agent("reasoner", lambda: LocalReasoner(ReasoningPolicy.from_settings(self.settings)))
 
     @property
+    def llm_reasoner(self) -> LlmReasoner | None:
+        """The LLM reasoner when an LLM is configured and the process may call out; else None."""
+        if self.outbound is None or not self.settings.llm_configured:
+            return None
+        outbound = self.outbound
+
+        def build() -> LlmReasoner:
+            # Imported here: a deployment without an LLM never loads the HTTP client code.
+            from factmem.agents.llm_reasoner import LlmPolicy, LlmReasoner
+            from factmem.outbound.chat import chat_client_from_settings
+
+            policy = LlmPolicy.from_settings(self.settings)
+            return LlmReasoner(chat_client_from_settings(self.settings, outbound), policy)
+
+        return self._agent("llm_reasoner", build)
+
+    @property
     def memory_updater(self) -> MemoryUpdater:
         return self._agent(
             "memory_update",
@@ -155,6 +186,7 @@ class VerificationPipeline:
                 self.claim_store,
                 dedup_similarity=self.settings.dedup_similarity_threshold,
                 embedding_model=self.embedder.model_id,
+                llm_verdict_reliability=self.settings.llm_verdict_reliability,
             ),
         )
 
@@ -176,6 +208,7 @@ class VerificationPipeline:
         """Build every agent (and load the model) before the first request needs them."""
         built = (self.normalizer, self.retriever, self.evidence, self.reasoner, self.memory_updater)
         assert all(agent is not None for agent in built)
+        _ = self.llm_reasoner  # built now when one is configured (None otherwise), not by the first request
 
     # --- the stages of one verification (each runs in a worker thread; none waits on the network) ---
 
@@ -215,6 +248,8 @@ class VerificationPipeline:
             result=check.result,
             write=write,
             timings_ms=dict(check.timings.values),
+            fallback_reason=check.fallback_reason,
+            provider_calls=tuple(check.calls.calls),
         )
 
     def normalize(self, raw_text: str, timings: AgentTimings) -> NormalizedClaim:
@@ -247,4 +282,5 @@ def _result_from_cache(retrieval: Retrieval) -> VerificationResult:
         explanation=hit.explanation,
         evidence_ids=(hit.id,),
         evidence_summary=f"memory: “{hit.claim_text}” ({hit.verdict}, seen {hit.seen_count}×)",
+        verdict_by=hit.verdict_by,
     )

@@ -9,8 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "password", "admin", "xxx", "todo"}
@@ -19,7 +20,10 @@ _PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "password", "admin",
 class Settings(BaseSettings):
     """Service configuration; each field is an environment variable of the same name in upper case."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_ignore_empty=True, extra="ignore")
+    # hide_input_in_errors: a validation error must not print the values it was given (API keys among them).
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", hide_input_in_errors=True
+    )
 
     # --- server ---
     host: str = "127.0.0.1"
@@ -87,6 +91,26 @@ class Settings(BaseSettings):
     malloc_mmap_threshold_kb: int = Field(128, ge=0, le=32_768)
     memory_release_file_pages: bool = True
 
+    # --- LLM: any OpenAI-compatible chat-completions server (unset: the local reasoner alone) ---
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_timeout_s: float = Field(15.0, gt=0.0, le=300.0)
+    llm_max_tokens: int = Field(400, ge=64, le=8_192)
+    llm_temperature: float = Field(0.0, ge=0.0, le=2.0)
+    llm_response_format: Literal["auto", "json_schema", "json_object", "text"] = "auto"
+    llm_verdict_reliability: float = Field(0.6, ge=0.0, le=1.0)
+    llm_price_per_1k_input_tokens: float = Field(0.0, ge=0.0)
+    llm_price_per_1k_output_tokens: float = Field(0.0, ge=0.0)
+
+    # --- remote calls (LLM and web search) ---
+    verify_time_budget_s: float = Field(20.0, gt=0.0, le=300.0)
+    provider_max_retries: int = Field(2, ge=0, le=10)
+    provider_breaker_failures: int = Field(5, ge=1, le=1_000)
+    provider_breaker_cooldown_s: float = Field(30.0, gt=0.0, le=3_600.0)
+    max_outbound_waiting: int = Field(64, ge=1, le=4_096)
+    http_max_connections: int = Field(32, ge=1, le=1_024)
+
     # --- admin ---
     admin_api_key: SecretStr | None = None
 
@@ -98,7 +122,21 @@ class Settings(BaseSettings):
     rate_limit_per_key: str | None = None
     rate_limit_per_address: str | None = None
 
-    @field_validator("admin_api_key", "qdrant_api_key", "client_api_keys")
+    @field_validator("llm_base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        parts = urlsplit(value) if value is not None else None
+        if parts is not None and (parts.scheme not in {"http", "https"} or not parts.netloc):
+            raise ValueError("must be an http(s) URL, e.g. https://api.groq.com/openai/v1")
+        return value.rstrip("/") if value else None
+
+    @model_validator(mode="after")
+    def _llm_needs_a_model(self) -> Settings:
+        if self.llm_base_url and not self.llm_model:
+            raise ValueError("LLM_BASE_URL is set but LLM_MODEL is not: name the model to call")
+        return self
+
+    @field_validator("admin_api_key", "qdrant_api_key", "client_api_keys", "llm_api_key")
     @classmethod
     def _reject_placeholder_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
@@ -135,6 +173,16 @@ class Settings(BaseSettings):
     def model_path(self) -> Path:
         """The model directory (and its converted variants): ``MODEL_DIR``, else ``DATA_DIR/model``."""
         return self.model_dir or self.data_dir / "model"
+
+    @property
+    def llm_configured(self) -> bool:
+        """True when verdicts may come from an LLM (``LLM_BASE_URL`` and ``LLM_MODEL`` set)."""
+        return bool(self.llm_base_url and self.llm_model)
+
+    @property
+    def providers_configured(self) -> bool:
+        """True when any remote provider is configured (then the process opens one shared HTTP client)."""
+        return self.llm_configured
 
     @property
     def uses_remote_qdrant(self) -> bool:

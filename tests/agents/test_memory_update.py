@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from factmem.agents.base import MemoryWrite, NormalizedClaim, Retrieval, Verdict, VerificationResult
+from factmem.agents.memory_update import verdict_producer
 from factmem.pipeline import VerificationPipeline
 
 
@@ -185,3 +186,43 @@ def test_concurrent_updates_of_one_claim_lose_no_count(pipeline: VerificationPip
     assert stored(pipeline, first.id)["seen_count"] == 1 + threads * per_thread == 161
     assert sorted(counts) == list(range(2, 162)), "each update saw a distinct count"
     assert pipeline.claim_store.count() == 1
+
+
+# --- provenance: who produced a verdict ---
+
+
+def llm_result(verdict: Verdict, confidence: float) -> VerificationResult:
+    return dataclasses.replace(result(verdict, confidence), verdict_by="llm:test-model")
+
+
+def test_an_llm_verdict_is_stored_with_its_model_and_reliability(pipeline: VerificationPipeline) -> None:
+    claim, retrieval = retrieve(pipeline, "The Quillon lighthouse was first lit in 1861.")
+    write = pipeline.memory_updater.update(claim, retrieval, llm_result("True", 0.8))
+    payload = stored(pipeline, write.id)
+    assert (payload["verdict_by"], payload["source"]) == ("llm:test-model", "llm:test-model")
+    assert payload["source_reliability"] == pipeline.settings.llm_verdict_reliability
+
+
+def test_an_llm_verdict_replaces_a_local_uncertain_but_never_a_curated_fact_check(
+    pipeline: VerificationPipeline,
+) -> None:
+    local = update(pipeline, "The Quillon lighthouse keeper lived on the island.", "Uncertain", 0.0)
+    claim, retrieval = retrieve(pipeline, "The Quillon lighthouse keeper lived on the island.")
+    pipeline.memory_updater.update(claim, retrieval, llm_result("True", 0.7))
+    assert stored(pipeline, local.id)["verdict_by"] == "llm:test-model"
+
+    curated = pipeline.memory_updater.update(
+        *retrieve(pipeline, "The Quillon lighthouse was painted red."), result("False", 0.6)
+    )
+    pipeline.claim_store.set_payload(curated.id, {"origin": "curated", "verdict_by": "curated"})
+    claim, retrieval = retrieve(pipeline, "The Quillon lighthouse was painted red.")
+    pipeline.memory_updater.update(claim, retrieval, llm_result("True", 0.99))
+    payload = stored(pipeline, curated.id)
+    assert (payload["verdict"], payload["verdict_by"], payload["seen_count"]) == ("False", "curated", 2)
+
+
+def test_records_from_before_provenance_tell_it_by_their_origin() -> None:
+    assert verdict_producer({"origin": "seed"}) == "curated"
+    assert verdict_producer({"origin": "curated"}) == "curated"
+    assert verdict_producer({"origin": "verified"}) == "local"
+    assert verdict_producer({"origin": "verified", "verdict_by": "llm:m"}) == "llm:m"

@@ -199,10 +199,10 @@ def test_unhandled_error_is_counted_as_500(
 ) -> None:
     client, service = app
 
-    def fail(raw_text: str) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(service.pipeline, "verify", fail)
+    monkeypatch.setattr(service.pipeline, "recall", fail)
     assert client.post("/verify", json={"raw_text": NEW_CLAIM}).status_code == 500
 
     samples = scrape(client)

@@ -133,14 +133,19 @@ def test_response_has_every_field_of_the_contract(http: httpx.Client) -> None:
     assert body["normalized_claim"]["original_text"].startswith("did u know")
     assert body["normalized_claim"]["normalized_text"] == "Jupiter is the largest planet in our solar system."
     assert "Jupiter" in body["normalized_claim"]["entities"]
-    assert set(body["verification_result"]) == {
+    assert set(body["verification_result"]) >= {
         "verdict",
         "confidence",
         "reasoning",
         "explanation",
         "evidence_ids",
         "evidence_summary",
+        "verdict_by",
+        "fallback_reason",
     }
+    assert body["verification_result"]["verdict_by"] in {"local", "curated"}
+    assert body["verification_result"]["fallback_reason"] is None, "no LLM configured, nothing fell back"
+    assert body["provider_calls"] == []
     assert body["verification_result"]["verdict"] in {"True", "False", "Uncertain"}
     assert 0.0 <= body["verification_result"]["confidence"] <= 1.0
     assert body["retrieved_evidence"], "a seeded memory always has neighbours"

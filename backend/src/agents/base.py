@@ -55,6 +55,8 @@ class MemoryMatch:
     #: any agent would look at polarity (not computed).
     relation: str
     relation_reason: str
+    #: Who produced the stored verdict: ``curated`` (a person's fact-check), ``llm:<model>`` or ``local``.
+    verdict_by: str = "local"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class EvidencePassage:
     source_reliability: float
     similarity: float
     provider: str = "local"
+    #: When the source published it (web results), as the source gives it.
+    published: str | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class VerificationResult:
     explanation: str
     evidence_ids: tuple[str, ...] = ()
     evidence_summary: str = ""
+    #: Who produced the verdict, as the memory records it: ``local`` (rules), ``llm:<model>``, ``curated``.
+    verdict_by: str = "local"
 
 
 @dataclass(frozen=True)

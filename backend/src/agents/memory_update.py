@@ -28,6 +28,19 @@ logger = logging.getLogger(__name__)
 _LOCK_STRIPES = 64
 
 LOCAL_SOURCE = "factmem-local-reasoner"
+#: How far a verdict of the local rules is trusted when it is read back (it only restates stored verdicts).
+LOCAL_RELIABILITY = 0.5
+#: ``verdict_by`` of a person's fact-check (admin import, seed file): no other verdict replaces it.
+CURATED = "curated"
+_CURATED_ORIGINS = frozenset({"curated", "seed"})
+
+
+def verdict_producer(payload: dict[str, Any]) -> str:
+    """Who produced a stored verdict; records written before provenance was kept tell it by their origin."""
+    by = payload.get("verdict_by")
+    if isinstance(by, str) and by:
+        return by
+    return CURATED if payload.get("origin") in _CURATED_ORIGINS else "local"
 
 
 class StripedLocks:
@@ -47,13 +60,17 @@ def new_claim_payload(
     now: datetime,
     source: str,
     source_url: str | None = None,
-    source_reliability: float = 0.5,
+    source_reliability: float = LOCAL_RELIABILITY,
     source_date: str | None = None,
     origin: str = "verified",
     seen_count: int = 1,
     embedding_model: str = "",
 ) -> dict[str, Any]:
-    """The payload of a new claim record; the single definition of the stored schema."""
+    """The payload of a new claim record; the single definition of the stored schema.
+
+    ``verdict_by`` records who produced the verdict: ``curated`` for the curated origins, else the result's
+    producer (``local`` rules or ``llm:<model>``); ``source_reliability`` is how far it is trusted.
+    """
     stamp = to_iso(now)
     return {
         "claim_text": claim.normalized_text,
@@ -71,6 +88,7 @@ def new_claim_payload(
         "entities": list(claim.entities),
         "temporal_markers": list(claim.temporal_markers),
         "origin": origin,
+        "verdict_by": CURATED if origin in _CURATED_ORIGINS else result.verdict_by,
         "embedding_model": embedding_model,
         "seen_count": seen_count,
         "first_seen": stamp,
@@ -82,8 +100,11 @@ def new_claim_payload(
 
 
 def _is_better(result: VerificationResult, stored: dict[str, Any]) -> bool:
-    """Keep the more confident verdict; a decided verdict always beats a stored Uncertain."""
+    """Keep the more confident verdict; a decided verdict always beats a stored Uncertain; nothing but
+    another curated fact-check replaces a curated one (an LLM's verdict never outranks a person's)."""
     if result.verdict == "Uncertain":
+        return False
+    if verdict_producer(stored) == CURATED and result.verdict_by != CURATED:
         return False
     if stored.get("verdict") == "Uncertain":
         return True
@@ -93,11 +114,25 @@ def _is_better(result: VerificationResult, stored: dict[str, Any]) -> bool:
 class MemoryUpdater:
     name = "memory_update"
 
-    def __init__(self, store: ClaimStore, *, dedup_similarity: float, embedding_model: str) -> None:
+    def __init__(
+        self,
+        store: ClaimStore,
+        *,
+        dedup_similarity: float,
+        embedding_model: str,
+        llm_verdict_reliability: float,
+    ) -> None:
         self._store = store
         self._embedding_model = embedding_model
         self._dedup_similarity = dedup_similarity
+        self._llm_verdict_reliability = llm_verdict_reliability
         self._locks = StripedLocks()
+
+    def _provenance(self, result: VerificationResult) -> dict[str, Any]:
+        """Where a verdict of this service comes from, as stored: the LLM with its model, or local rules."""
+        if result.verdict_by.startswith("llm:"):
+            return {"source": result.verdict_by, "source_reliability": self._llm_verdict_reliability}
+        return {"source": LOCAL_SOURCE, "source_reliability": LOCAL_RELIABILITY}
 
     def update(
         self,
@@ -133,7 +168,7 @@ class MemoryUpdater:
             if existing:
                 return self._increment(point_id, existing[0].payload, result, now)
             payload = new_claim_payload(
-                claim, result, now=now, source=LOCAL_SOURCE, embedding_model=self._embedding_model
+                claim, result, now=now, embedding_model=self._embedding_model, **self._provenance(result)
             )
             self._store.upsert([PointWrite(id=point_id, vector=retrieval.vector, payload=payload)])
             return MemoryWrite(id=point_id, inserted=True, seen_count=1, timestamp=payload["timestamp"])
@@ -158,7 +193,8 @@ class MemoryUpdater:
                 "explanation": result.explanation,
                 "reasoning": result.reasoning,
                 "evidence_ids": list(result.evidence_ids),
-                "source": LOCAL_SOURCE,
+                "verdict_by": result.verdict_by,
+                **self._provenance(result),
                 "timestamp": stamp,
                 "timestamp_ts": now.timestamp(),
             }

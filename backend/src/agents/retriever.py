@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from factmem.agents.base import MemoryMatch, NormalizedClaim, Retrieval
+from factmem.agents.memory_update import CURATED, verdict_producer
 from factmem.embeddings import Embedder
 from factmem.polarity import ClaimRelation, ClaimSignature, claim_signature, compare_claims
 from factmem.store.base import ClaimStore, StoredPoint
@@ -139,6 +140,7 @@ class Retriever:
             timestamp=str(payload.get("timestamp", "")),
             relation=relation.kind,
             relation_reason=relation.reason,
+            verdict_by=verdict_producer(payload),
         )
 
     def _cache_hit(self, matches: list[MemoryMatch]) -> MemoryMatch | None:
@@ -150,4 +152,5 @@ class Retriever:
             and m.age_days <= self.policy.cache_max_age_days
             and m.verdict != "Uncertain"
         ]
-        return max(eligible, key=lambda m: m.similarity, default=None)
+        # A person's fact-check of the claim is served before a verdict this service produced itself.
+        return max(eligible, key=lambda m: (m.verdict_by == CURATED, m.similarity), default=None)

@@ -20,12 +20,27 @@ from factmem.api.errors import install_error_handlers
 from factmem.api.middleware import RequestContextMiddleware
 from factmem.api.observability import MetricsMiddleware
 from factmem.api.service import Service
-from factmem.logging_setup import configure_logging, register_secret
+from factmem.logging_setup import configure_logging, redact_url, register_secret
 from factmem.memory.readings import log_memory_usage
 from factmem.metrics import Metrics
+from factmem.outbound import Outbound
 from factmem.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
+
+
+def open_outbound(settings: Settings) -> Outbound | None:
+    """The process's one HTTP client and usage totals, when a remote provider is configured.
+
+    Imported only then: httpx and the provider code cost ~4 MB of RSS a local-only deployment never pays.
+    """
+    if not settings.providers_configured:
+        return None
+    from factmem.outbound.http import open_http_client
+    from factmem.outbound.usage import ProviderUsage
+
+    logger.info("remote providers: llm=%s model=%s", redact_url(settings.llm_base_url), settings.llm_model)
+    return Outbound(http=open_http_client(settings), usage=ProviderUsage())
 
 
 def create_app(settings: Settings | None = None, *, stop_on_startup_failure: bool = False) -> FastAPI:
@@ -36,7 +51,7 @@ def create_app(settings: Settings | None = None, *, stop_on_startup_failure: boo
     """
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    for secret in (settings.admin_api_key, settings.qdrant_api_key):
+    for secret in (settings.admin_api_key, settings.qdrant_api_key, settings.llm_api_key):
         register_secret(secret.get_secret_value() if secret else None)
 
     @asynccontextmanager
@@ -52,7 +67,8 @@ def create_app(settings: Settings | None = None, *, stop_on_startup_failure: boo
             store_backend="qdrant-server" if settings.uses_remote_qdrant else "qdrant-edge",
         )
         app.state.metrics = metrics
-        service = Service(settings, observer=metrics)
+        outbound = open_outbound(settings)
+        service = Service(settings, observer=metrics, outbound=outbound)
         app.state.service = service
         if stop_on_startup_failure:
             # a graceful shutdown (stores flushed and closed), then api_server.py exits with 3
@@ -63,6 +79,8 @@ def create_app(settings: Settings | None = None, *, stop_on_startup_failure: boo
             yield
         finally:
             service.close()
+            if outbound is not None:
+                await outbound.http.aclose()
             log_memory_usage("shutdown", logger, limit_mb=settings.memory_limit_mb)
 
     app = FastAPI(

@@ -43,6 +43,15 @@ class VerificationResultOut(BaseModel):
     explanation: str
     evidence_ids: list[str]
     evidence_summary: str
+    verdict_by: str = Field(
+        description="Who produced the verdict: `local` (rules over the memory), `llm:<model>`, or `curated` "
+        "(a person's fact-check served from memory)."
+    )
+    fallback_reason: str | None = Field(
+        None,
+        description="Set when a configured LLM did not give the verdict (failure, invalid answer, time "
+        "budget): why, and the local reasoner answered instead.",
+    )
 
 
 class RetrievedEvidenceOut(BaseModel):
@@ -57,6 +66,22 @@ class RetrievedEvidenceOut(BaseModel):
     seen_count: int
     timestamp: str
     relation: str
+    verdict_by: str
+
+
+class ProviderCallOut(BaseModel):
+    """One call to a remote provider made for this request (retries of it included)."""
+
+    provider: Literal["llm", "web_search"]
+    purpose: str
+    outcome: Literal["ok", "invalid", "error", "cached"]
+    model: str | None
+    latency_ms: float
+    attempts: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    detail: str | None
 
 
 class VerifyResponse(BaseModel):
@@ -76,6 +101,9 @@ class VerifyResponse(BaseModel):
         description="False when the memory refused the write (disk full or failing): the verdict stands, "
         "but this verification was not recorded and seen_count did not move.",
     )
+    provider_calls: list[ProviderCallOut] = Field(
+        default_factory=list, description="Calls to the LLM and web search, with tokens, cost and latency."
+    )
 
 
 # --- memory ---
@@ -92,6 +120,7 @@ class ClaimOut(BaseModel):
     source_reliability: float | None = None
     source_date: str | None = None
     origin: str | None = None
+    verdict_by: str | None = None
     seen_count: int
     first_seen: str | None = None
     last_seen: str | None = None

@@ -22,6 +22,7 @@ from factmem.ingest import seed_if_empty
 from factmem.logging_setup import redact_url
 from factmem.memory.guard import CleanupObserver, GuardPolicy, MemoryGuard
 from factmem.memory.readings import get_memory_usage
+from factmem.outbound import Outbound
 from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings
 from factmem.store import ClaimStore, open_store
@@ -41,8 +42,13 @@ class ServiceObserver(CleanupObserver, RefusalObserver, Protocol):
 
 
 class Service:
-    def __init__(self, settings: Settings, observer: ServiceObserver | None = None) -> None:
+    def __init__(
+        self, settings: Settings, observer: ServiceObserver | None = None, outbound: Outbound | None = None
+    ) -> None:
         self.settings = settings
+        #: The shared HTTP client and the providers' usage totals (tokens, cost, latency) when an LLM or web
+        #: search is configured; ``outbound.usage.spent_today_usd()`` is what a spend cap reads.
+        self.outbound = outbound
         self.started_at = time.monotonic()
         self.ready = threading.Event()
         self.startup_error: str | None = None
@@ -82,7 +88,11 @@ class Service:
         self.evidence_store = open_store(s, s.evidence_collection, MINILM_INT8.dim)
         self._refuse_a_disk_below_its_reserve()
         self.pipeline = VerificationPipeline(
-            s, self.claim_store, self.evidence_store, lambda: get_shared_embedding_model(s)
+            s,
+            self.claim_store,
+            self.evidence_store,
+            lambda: get_shared_embedding_model(s),
+            outbound=self.outbound,
         )
         self.verifier = Verifier(self.pipeline, self.admission)
         self._warmup = threading.Thread(target=self._warm_up, name="factmem-warmup", daemon=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 
 from factmem.api.deps import ClientDep, PipelineDep, ServiceDep
 from factmem.api.errors import request_id_of
 from factmem.api.schemas import (
     NormalizedClaimOut,
+    ProviderCallOut,
     RetrievedEvidenceOut,
     VerificationResultOut,
     VerifyRequest,
@@ -38,6 +41,8 @@ def to_response(verification: Verification, request_id: str) -> VerifyResponse:
             explanation=result.explanation,
             evidence_ids=list(result.evidence_ids),
             evidence_summary=result.evidence_summary,
+            verdict_by=result.verdict_by,
+            fallback_reason=verification.fallback_reason,
         ),
         retrieved_evidence=[
             RetrievedEvidenceOut(
@@ -52,6 +57,7 @@ def to_response(verification: Verification, request_id: str) -> VerifyResponse:
                 seen_count=m.seen_count,
                 timestamp=m.timestamp,
                 relation=m.relation,
+                verdict_by=m.verdict_by,
             )
             for m in verification.retrieval.matches
         ],
@@ -62,6 +68,7 @@ def to_response(verification: Verification, request_id: str) -> VerifyResponse:
         claim_id=verification.write.id,
         timestamp=verification.write.timestamp,
         timings_ms=verification.timings_ms,
+        provider_calls=[ProviderCallOut(**asdict(call)) for call in verification.provider_calls],
     )
 
 
