@@ -180,6 +180,14 @@ class Settings(BaseSettings):
         return bool(self.llm_base_url and self.llm_model)
 
     @property
+    def in_flight_limit(self) -> int:
+        """Requests served at once: ``MAX_IN_FLIGHT_REQUESTS``, plus the ``MAX_OUTBOUND_WAITING`` that may be
+        parked on a remote provider when one is configured (they hold no CPU slot; cache hits must still
+        get in while they wait)."""
+        waiting = self.max_outbound_waiting if self.providers_configured else 0
+        return self.max_in_flight_requests + waiting
+
+    @property
     def providers_configured(self) -> bool:
         """True when any remote provider is configured (then the process opens one shared HTTP client)."""
         return self.llm_configured

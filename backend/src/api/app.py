@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None, *, stop_on_startup_failure: boo
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        max_in_flight=settings.max_in_flight_requests,
+        max_in_flight=settings.in_flight_limit,
         retry_after_s=settings.retry_after_s,
     )
     if settings.cors_origin_list:
