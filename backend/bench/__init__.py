@@ -21,4 +21,5 @@ tests start their servers with the same launcher.
     obvious_stack_app  the obvious stack itself, the baseline (python -m factmem_bench.obvious_stack_app)
     bench_report       the benchmark's printed summary
     benchmark_command  the benchmark's command line (backend/benchmark.py)
+    provider_servers   scripted LLM (chat completions), Tavily and SearXNG servers on loopback
 """

@@ -19,11 +19,19 @@ import httpx
 import pytest
 from app_harness import running_app
 from conftest import RunningServer, start_server
-from provider_servers import ProviderServer, Reply, chat_reply, free_port, given_ids, judge, verdict_json
 
 from factmem.agents.llm_reasoner import SYSTEM_PROMPT
 from factmem.agents.normalizer import Normalizer
 from factmem.store.ids import claim_point_id
+from factmem_bench.provider_servers import (
+    ProviderServer,
+    Reply,
+    chat_reply,
+    free_port,
+    given_ids,
+    judge,
+    verdict_json,
+)
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-from provider_servers import ProviderServer, Reply, chat_reply, free_port
 from pydantic import SecretStr
 
 from factmem.errors import ProviderError
@@ -23,6 +22,7 @@ from factmem.outbound.chat import ChatCompletionsClient, ChatSettings, InvalidAn
 from factmem.outbound.deadline import Deadline
 from factmem.outbound.resilience import CircuitBreaker, ResilientEndpoint, RetryPolicy
 from factmem.outbound.usage import CallLog, Pricing, ProviderUsage
+from factmem_bench.provider_servers import ProviderServer, Reply, chat_reply, free_port
 
 API_KEY = "sk-test-4f1c2b9e77aa0d6e"
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}

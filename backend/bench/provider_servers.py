@@ -9,8 +9,8 @@ One Starlette app serves all three protocols factmem calls:
 Each protocol answers from a queue of scripted ``Reply`` values (status, JSON or raw body, headers, delay),
 falling back to a default reply or a function of the request; every request is recorded (path, headers,
 JSON body) so tests can check what the service sent. The server runs under uvicorn in a thread of the
-calling process (``ProviderServer``) or on its own (``python tests/provider_servers.py --port N
---delay 2``, what the benchmark uses).
+calling process (``ProviderServer``) or on its own (``python -m factmem_bench.provider_servers --port N
+--delay 2``).
 
 Used by the tests and the benchmark; the service never imports it.
 """
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
 import threading
 import time
 from collections import deque
@@ -33,6 +32,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from factmem_bench.server import free_port
 
 
 @dataclass(frozen=True)
@@ -227,12 +228,6 @@ class ProviderApp:
 
     async def _searxng(self, request: Request) -> Response:
         return await self._answer("searxng", self.searxng, request)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class ProviderServer(ProviderApp):
