@@ -7,6 +7,7 @@ started by the launcher the load test and the benchmark use (``factmem_bench.ser
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -85,6 +86,22 @@ def pipeline(
     return VerificationPipeline(settings, claims, evidence, lambda: embedder)
 
 
+#: Every collected test by node id, so a helper can see which test is running and how it is marked.
+_collected: dict[str, pytest.Item] = {}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    _collected.update((item.nodeid, item) for item in items)
+
+
+def _require_e2e_marker() -> None:
+    """``pytest -m "not e2e"`` is the fast loop: a test that starts a server without the marker fails."""
+    current = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" ", 1)[0]
+    item = _collected.get(current)
+    if item is not None and item.get_closest_marker("e2e") is None:
+        pytest.fail(f"{current} starts a server: mark it @pytest.mark.e2e (or its module: pytestmark)")
+
+
 def start_server(
     data_dir: Path, log_path: Path, wait_for: WaitFor = "ready", cgroup: Path | None = None, **env: str
 ) -> RunningServer:
@@ -93,6 +110,7 @@ def start_server(
     ``cgroup``: a cgroup directory the server runs in from its first instruction (``wait_for="up"``:
     until ``/health`` answers, whatever warm-up does).
     """
+    _require_e2e_marker()
     command = list(FACTMEM_SERVER)
     if cgroup is not None:
         command = ["sh", "-c", f'echo $$ > "{cgroup}/cgroup.procs" && exec "$@"', "sh", *command]

@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 
+# Every test runs the command in a process of its own, which loads the model: seconds each.
+pytestmark = pytest.mark.e2e
+
 CLAIMS_JSONL = [
     {
         "claim": "The Harbor of Quillon freezes over every winter.",

@@ -69,6 +69,7 @@ def test_int8_embedding_tables_give_the_same_vectors_and_model_id(
     assert int8_matmul.model_id != fp32_matmul.model_id
 
 
+@pytest.mark.e2e  # a fresh interpreter loads the model three ways: seconds
 def test_loads_offline_without_touching_the_hub(tmp_path: Path) -> None:
     """A fresh process with the hub switched off and every socket refused still loads and embeds."""
     script = textwrap.dedent(

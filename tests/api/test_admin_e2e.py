@@ -13,6 +13,9 @@ from conftest import ADMIN_KEY, RunningServer, start_server
 from factmem.agents.normalizer import Normalizer
 from factmem.store.ids import claim_point_id, evidence_point_id
 
+# Every test here talks to a real server (the module's, or servers of its own).
+pytestmark = pytest.mark.e2e
+
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 

@@ -14,6 +14,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import RunningServer, start_server
 
+# Every test here talks to a real server started with a tiny memory budget.
+pytestmark = pytest.mark.e2e
+
 
 @pytest.fixture(scope="module")
 def starved(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:

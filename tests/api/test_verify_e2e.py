@@ -25,6 +25,9 @@ from factmem.agents.normalizer import Normalizer
 from factmem.ingest import SEED_FILE
 from factmem.store.ids import claim_point_id
 
+# Every test here talks to a real server (the module's, or servers of its own).
+pytestmark = pytest.mark.e2e
+
 SEED: dict[str, dict[str, Any]] = {
     row["claim"]: row for row in map(json.loads, SEED_FILE.read_text(encoding="utf-8").splitlines()) if row
 }

@@ -9,15 +9,12 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from factmem.ingest import CuratedClaim
-
-SEED_FILE = Path(__file__).resolve().parents[1] / "backend/src/data/seed_claims.jsonl"
+from factmem.ingest import SEED_FILE, CuratedClaim
 
 FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "claim": str,
