@@ -4,7 +4,8 @@
     ├── InputError          the caller sent something unusable (maps to 4xx)
     ├── NotFoundError       an id that is not in the memory (404)
     ├── StoreError          the vector store failed (Qdrant Edge or qdrant-client)
-    │   └── StoreUnavailableError   the store refuses writes for now (disk full, failing flushes): 507/503
+    │   ├── StoreUnavailableError   the store refuses writes for now (disk full, failing flushes): 507/503
+    │   └── StoreCorruptError       a store's files are damaged (torn, truncated, unreadable): not served
     ├── EmbeddingError      the embedding model failed to load or run
     ├── ReasonerError       a reasoner failed to produce a verdict
     ├── ProviderError       a remote provider (LLM, web search) failed or answered unusably
@@ -43,6 +44,10 @@ class StoreUnavailableError(StoreError):
     def __init__(self, message: str, *, disk_full: bool) -> None:
         super().__init__(message)
         self.disk_full = disk_full
+
+
+class StoreCorruptError(StoreError):
+    """A store's files are damaged; the message says what and how to recover (export, move aside, import)."""
 
 
 class EmbeddingError(FactmemError):

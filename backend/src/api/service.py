@@ -17,7 +17,7 @@ from typing import Protocol
 from factmem.admission import Admission, RefusalObserver
 from factmem.cpu_slots import CpuSlots
 from factmem.embeddings import MINILM_INT8, get_shared_embedding_model, is_embedding_model_loaded
-from factmem.errors import StoreError, StoreUnavailableError
+from factmem.errors import StoreCorruptError, StoreError, StoreUnavailableError
 from factmem.ingest import seed_if_empty
 from factmem.logging_setup import redact_url
 from factmem.memory.guard import CleanupObserver, GuardPolicy, MemoryGuard
@@ -87,6 +87,7 @@ class Service:
         self.claim_store = open_store(s, s.claims_collection, MINILM_INT8.dim)
         self.evidence_store = open_store(s, s.evidence_collection, MINILM_INT8.dim)
         self._refuse_a_disk_below_its_reserve()
+        self._refuse_a_damaged_store()
         self.pipeline = VerificationPipeline(
             s,
             self.claim_store,
@@ -97,6 +98,20 @@ class Service:
         self.verifier = Verifier(self.pipeline, self.admission)
         self._warmup = threading.Thread(target=self._warm_up, name="factmem-warmup", daemon=True)
         self._warmup.start()
+
+    def _refuse_a_damaged_store(self) -> None:
+        """A torn or unreadable store is not served: the process exits with what is wrong and how to
+        recover (a store loaded silently with half its claims, or answering every request with a 500, is
+        worse than one that says so)."""
+        for store in (self.claim_store, self.evidence_store):
+            if store is None:
+                continue
+            try:
+                store.check_integrity()
+            except StoreCorruptError as exc:
+                logger.error("refusing to start: %s", exc)
+                self.close()
+                raise
 
     def _refuse_a_disk_below_its_reserve(self) -> None:
         """Startup on a disk too full to write (the first write would kill the process with SIGBUS) stops

@@ -96,6 +96,11 @@ class ClaimStore(Protocol):
         """Build pending vector indexes; blocking and costly, so never called from a request."""
         ...
 
+    def check_integrity(self) -> None:
+        """Before serving: raise ``StoreCorruptError`` (with how to recover) when the store's data cannot
+        be trusted or read."""
+        ...
+
     def require_writable(self, *, probe: bool = False) -> None:
         """Raise ``StoreUnavailableError`` when a write now would be refused (disk full, failing flushes);
         ``probe`` also checks the filesystem takes a write. Writes raise it themselves, changing nothing."""

@@ -41,10 +41,11 @@ from typing import Any
 import numpy as np
 import qdrant_edge as qe
 
-from factmem.errors import StoreError
+from factmem.errors import StoreCorruptError, StoreError
 from factmem.store.base import INDEXING_THRESHOLD_POINTS, RANGE_INDEXES, PointWrite, StoredPoint
 from factmem.store.builder_lock import stop_stale_builder
 from factmem.store.durability import StorageStatus, WriteGate
+from factmem.store.integrity import check_against_manifest, damaged, write_manifest
 
 logger = logging.getLogger(__name__)
 
@@ -370,6 +371,7 @@ class EdgeClaimStore:
             finally:
                 with _engine_errors("reopen after indexing"):
                     self._handle = qe.EdgeShard.load(str(self.path))
+                    self._flush_and_record()  # the build replaced segments: record the new files
         if done.returncode != 0:
             raise StoreError(f"indexing {self.path} failed: {done.stderr.strip()[-500:]}")
         return bool(json.loads(done.stdout.strip().splitlines()[-1])["changed"])
@@ -382,13 +384,37 @@ class EdgeClaimStore:
             # flush fails, so the writes stay pending and the next flush retries them
             self._unflushed = False
             try:
-                with _engine_errors("flush"):
-                    self._shard.flush()
+                self._flush_and_record()
             except StoreError as exc:
                 self._unflushed = True
                 self._gate.flush_failed(str(exc.__cause__ or exc))
                 raise
             self._gate.flush_succeeded()
+
+    def _flush_and_record(self) -> None:
+        """Flush, then write the manifest the next open checks against (:mod:`factmem.store.integrity`).
+
+        Points are counted *before* the flush: everything counted is then on disk (a write landing in
+        between only makes the disk hold more than recorded, which the check accepts).
+        """
+        with _engine_errors("flush"):
+            points = self._shard.count(qe.CountRequest(exact=True))
+            self._shard.flush()
+        try:
+            write_manifest(self.path, points)
+        except OSError as exc:  # the previous manifest still holds (it records fewer points): only log
+            logger.warning("could not write the manifest of %s: %s", self.path, exc)
+
+    def check_integrity(self) -> None:
+        """Before serving: the shard holds what its last flush recorded, and it can be read (a search,
+        which reads vectors, and a page of payloads). Raises ``StoreCorruptError`` saying how to recover."""
+        check_against_manifest(self.path, self.count())
+        probe = np.ones(self.dim, dtype=np.float32) / np.sqrt(self.dim)
+        try:
+            self.search(probe, 10)
+            next(iter(self.iter_points(batch=256)), None)
+        except StoreError as exc:
+            raise StoreCorruptError(damaged(self.path, f"reading it fails ({exc})")) from exc
 
     def close(self) -> None:
         self._stop_flusher.set()
@@ -398,7 +424,9 @@ class EdgeClaimStore:
             if self._closed:
                 return
             self._closed = True
-            with _engine_errors("close"):
-                self._shard.flush()
-                self._shard.close()
-            os.close(self._lock_fd)
+            try:
+                self._flush_and_record()
+                with _engine_errors("close"):
+                    self._shard.close()
+            finally:
+                os.close(self._lock_fd)

@@ -181,6 +181,13 @@ class QdrantServerClaimStore:
             if offset is None or not records:
                 return
 
+    def check_integrity(self) -> None:
+        """A read probe: the collection answers a search and a page of payloads (the server keeps its
+        own files whole; an error here is the server's, reported as is)."""
+        probe = np.ones(self.dim, dtype=np.float32) / np.sqrt(self.dim)
+        self.search(probe, 1)
+        next(iter(self.iter_points(batch=16)), None)
+
     def require_writable(self, *, probe: bool = False) -> None:
         """A Qdrant server refuses writes itself (an error on the write); nothing to check here."""
 
