@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from factmem import reasoning_trace as trace
 from factmem.agents.base import (
     AgentTimings,
     EvidencePassage,
@@ -38,6 +39,7 @@ from factmem.time_decay import utc_now
 if TYPE_CHECKING:
     from factmem.agents.llm_reasoner import LlmReasoner
     from factmem.outbound import Outbound
+    from factmem.outbound.search import WebEvidence
 
 T = TypeVar("T")
 
@@ -56,10 +58,24 @@ class Verification:
     fallback_reason: str | None = None
     #: Calls to remote providers made for this claim, with their tokens, cost and latency.
     provider_calls: tuple[ProviderCall, ...] = ()
+    #: Passages found on the web (also in ``evidence`` order after the local ones for the reasoner).
+    web_evidence: tuple[EvidencePassage, ...] = ()
+    #: The steps the agents took, for the user (``factmem.reasoning_trace``).
+    trace: tuple[str, ...] = ()
 
     @property
     def cache_hit(self) -> bool:
         return self.retrieval.cache_hit is not None
+
+    @property
+    def web_search_used(self) -> bool:
+        """Whether web results were put before the reasoner."""
+        return bool(self.web_evidence)
+
+    @property
+    def web_search_ran(self) -> bool:
+        """Whether the web was searched (or a recent search reused) for this claim, found or not."""
+        return any(call.provider == "web_search" for call in self.provider_calls)
 
 
 @dataclass
@@ -76,9 +92,12 @@ class ClaimCheck:
     timings: AgentTimings
     #: Passages from in-process sources (the local evidence collection), found during recall.
     evidence: list[EvidencePassage] = field(default_factory=list)
+    #: Passages found on the web (the server's driver fills this in, between recall and judge).
+    web_evidence: list[EvidencePassage] = field(default_factory=list)
     result: VerificationResult | None = None
     fallback_reason: str | None = None
     calls: CallLog = field(default_factory=lambda: CallLog(None))
+    trace: list[str] = field(default_factory=list)
 
     @property
     def cache_hit(self) -> bool:
@@ -179,6 +198,20 @@ class VerificationPipeline:
         return self._agent("llm_reasoner", build)
 
     @property
+    def web_evidence(self) -> WebEvidence | None:
+        """Web search when it is configured and the process may call out; else None."""
+        if self.outbound is None or not self.settings.web_search_configured:
+            return None
+        outbound = self.outbound
+
+        def build() -> WebEvidence:
+            from factmem.outbound.search import web_evidence_from_settings
+
+            return web_evidence_from_settings(self.settings, outbound)
+
+        return self._agent("web_evidence", build)
+
+    @property
     def memory_updater(self) -> MemoryUpdater:
         return self._agent(
             "memory_update",
@@ -208,7 +241,8 @@ class VerificationPipeline:
         """Build every agent (and load the model) before the first request needs them."""
         built = (self.normalizer, self.retriever, self.evidence, self.reasoner, self.memory_updater)
         assert all(agent is not None for agent in built)
-        _ = self.llm_reasoner  # built now when one is configured (None otherwise), not by the first request
+        # Built now when configured (None otherwise), not by the first request.
+        _ = (self.llm_reasoner, self.web_evidence)
 
     # --- the stages of one verification (each runs in a worker thread; none waits on the network) ---
 
@@ -221,18 +255,25 @@ class VerificationPipeline:
         with _timed(timings, "retriever"):
             retrieval = self.retriever.retrieve(claim, now=now)
         check = ClaimCheck(claim=claim, retrieval=retrieval, now=now, timings=timings)
+        check.trace += [trace.read_claim(claim.normalized_text), trace.searched_memory(retrieval)]
         if not check.cache_hit:
             with _timed(check.timings, "evidence"):
                 check.evidence = self.evidence.collect(claim, check.retrieval.vector)
+            found = trace.searched_evidence(check.evidence)
+            if found:
+                check.trace.append(found)
         return check
 
     def judge(self, check: ClaimCheck) -> VerificationResult:
-        """A verdict by the local rules: the cached one on a cache hit, else the local reasoner's."""
+        """A verdict by the local rules: the cached one on a cache hit, else the local reasoner's (which
+        lists web passages with the verdict but does not weigh them)."""
         if check.retrieval.cache_hit is not None:
             check.result = _result_from_cache(check.retrieval)
-        else:
-            with _timed(check.timings, "reasoner"):
-                check.result = self.reasoner.reason(check.claim, check.retrieval, check.evidence)
+            return check.result
+        with _timed(check.timings, "reasoner"):
+            evidence = check.evidence + check.web_evidence
+            check.result = self.reasoner.reason(check.claim, check.retrieval, evidence)
+        check.trace.append(trace.judged_locally(check.result, len(check.web_evidence)))
         return check.result
 
     def remember(self, check: ClaimCheck) -> Verification:
@@ -240,16 +281,19 @@ class VerificationPipeline:
         assert check.result is not None, "judge a claim before remembering it"
         with _timed(check.timings, "memory_update"):
             write = self.memory_updater.update(check.claim, check.retrieval, check.result, now=check.now)
+        check.trace.append(trace.stored(write))
         check.timings.record("total", sum(check.timings.values.values()))
         return Verification(
             claim=check.claim,
             retrieval=check.retrieval,
-            evidence=tuple(check.evidence),
+            evidence=tuple(check.evidence + check.web_evidence),
             result=check.result,
             write=write,
             timings_ms=dict(check.timings.values),
             fallback_reason=check.fallback_reason,
             provider_calls=tuple(check.calls.calls),
+            web_evidence=tuple(check.web_evidence),
+            trace=tuple(check.trace),
         )
 
     def normalize(self, raw_text: str, timings: AgentTimings) -> NormalizedClaim:

@@ -103,6 +103,17 @@ class Settings(BaseSettings):
     llm_price_per_1k_input_tokens: float = Field(0.0, ge=0.0)
     llm_price_per_1k_output_tokens: float = Field(0.0, ge=0.0)
 
+    # --- web search: evidence for claims the memory cannot answer (none: no search) ---
+    web_search_provider: Literal["none", "tavily", "searxng"] = "none"
+    web_search_url: str | None = None
+    web_search_api_key: SecretStr | None = None
+    web_search_max_results: int = Field(5, ge=1, le=10)
+    web_search_max_chars: int = Field(800, ge=100, le=4_000)
+    web_search_timeout_s: float = Field(8.0, gt=0.0, le=120.0)
+    web_search_cache_ttl_s: float = Field(3_600.0, ge=0.0)
+    web_search_cache_size: int = Field(256, ge=0, le=10_000)
+    web_search_price_per_request: float = Field(0.0, ge=0.0)
+
     # --- remote calls (LLM and web search) ---
     verify_time_budget_s: float = Field(20.0, gt=0.0, le=300.0)
     provider_max_retries: int = Field(2, ge=0, le=10)
@@ -122,7 +133,7 @@ class Settings(BaseSettings):
     rate_limit_per_key: str | None = None
     rate_limit_per_address: str | None = None
 
-    @field_validator("llm_base_url")
+    @field_validator("llm_base_url", "web_search_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         parts = urlsplit(value) if value is not None else None
@@ -131,12 +142,20 @@ class Settings(BaseSettings):
         return value.rstrip("/") if value else None
 
     @model_validator(mode="after")
-    def _llm_needs_a_model(self) -> Settings:
+    def _providers_complete(self) -> Settings:
         if self.llm_base_url and not self.llm_model:
             raise ValueError("LLM_BASE_URL is set but LLM_MODEL is not: name the model to call")
+        if self.web_search_provider == "tavily" and self.web_search_api_key is None:
+            raise ValueError("WEB_SEARCH_PROVIDER=tavily needs WEB_SEARCH_API_KEY (tvly-...)")
+        if self.web_search_provider == "searxng" and not self.web_search_url:
+            raise ValueError(
+                "WEB_SEARCH_PROVIDER=searxng needs WEB_SEARCH_URL (the instance, e.g. http://searxng:8080)"
+            )
         return self
 
-    @field_validator("admin_api_key", "qdrant_api_key", "client_api_keys", "llm_api_key")
+    @field_validator(
+        "admin_api_key", "qdrant_api_key", "client_api_keys", "llm_api_key", "web_search_api_key"
+    )
     @classmethod
     def _reject_placeholder_secret(cls, value: SecretStr | None) -> SecretStr | None:
         if value is None:
@@ -188,9 +207,14 @@ class Settings(BaseSettings):
         return self.max_in_flight_requests + waiting
 
     @property
+    def web_search_configured(self) -> bool:
+        """True when claims the memory cannot answer are searched on the web."""
+        return self.web_search_provider != "none"
+
+    @property
     def providers_configured(self) -> bool:
         """True when any remote provider is configured (then the process opens one shared HTTP client)."""
-        return self.llm_configured
+        return self.llm_configured or self.web_search_configured
 
     @property
     def uses_remote_qdrant(self) -> bool:

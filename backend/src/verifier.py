@@ -7,10 +7,10 @@ that a verification holds one of the ``MAX_CONCURRENT_REQUESTS`` CPU slots only 
 1. **recall** (worker thread, once admission let the request in: 503 + Retry-After otherwise, before any
    work): normalize, search the memory, local evidence. A cache hit, or any claim when no provider is
    configured, is judged and stored in the same step: one thread hop, as before providers existed.
-2. **providers** (event loop, no slot): the LLM judges the claim. At most ``MAX_OUTBOUND_WAITING`` requests
-   wait here at once (503 beyond: each holds its claim, matches and passages in memory); all of it within
-   ``VERIFY_TIME_BUDGET_S``. A provider that fails, answers unusably or runs out of time leaves the verdict
-   to the local reasoner, and the response says why.
+2. **providers** (event loop, no slot): web search, then the LLM judges the claim with what was found. At
+   most ``MAX_OUTBOUND_WAITING`` requests wait here at once (503 beyond: each holds its claim, matches and
+   passages in memory); all of it within ``VERIFY_TIME_BUDGET_S``. A provider that fails, answers unusably
+   or runs out of time leaves its part to the local reasoner, and the response says why.
 3. **remember** (worker thread, queued for a slot: the outbound work is paid for, so it waits its turn
    rather than being shed): judge locally where no provider answered, store, write the response.
 """
@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from factmem.agents.base import AgentTimings
+from factmem import reasoning_trace as trace
+from factmem.agents.base import AgentTimings, RemoteEvidenceProvider
 from factmem.errors import ProviderError
 from factmem.outbound.deadline import Deadline
 from factmem.outbound.usage import CallLog
@@ -32,6 +33,7 @@ from factmem.settings import Settings
 
 if TYPE_CHECKING:
     from factmem.admission import Admission
+    from factmem.agents.llm_reasoner import LlmReasoner
 
 T = TypeVar("T")
 
@@ -68,14 +70,14 @@ class Verifier:
             render: Builds what the caller returns (the JSON body) while the slot is still held, so the
                 event loop never serializes a response.
         """
-        reasoner = self.pipeline.llm_reasoner
+        remote = self.pipeline.llm_reasoner is not None or self.pipeline.web_evidence is not None
         usage = self.pipeline.outbound.usage if self.pipeline.outbound is not None else None
 
         def recall() -> _Rendered[T] | ClaimCheck:
             timings = AgentTimings()
             claim = self.pipeline.normalize(raw_text, timings)
             check = self.pipeline.recall(claim, timings=timings)
-            if check.cache_hit or reasoner is None:
+            if check.cache_hit or not remote:
                 self.pipeline.judge(check)
                 return _Rendered(render(self.pipeline.remember(check)))
             check.calls = CallLog(usage)
@@ -104,25 +106,57 @@ class Verifier:
         return await self.admission.run_returning_verification(remember)
 
     async def _consult_providers(self, check: ClaimCheck) -> None:
-        """Ask the LLM for the claim's verdict within the time budget; on failure say why, set no verdict."""
-        reasoner = self.pipeline.llm_reasoner
-        assert reasoner is not None
+        """Web evidence, then the LLM's verdict, all within the time budget; a provider that fails leaves
+        its part empty (no passages, no verdict) and the trace and ``fallback_reason`` say why."""
+        web, reasoner = self.pipeline.web_evidence, self.pipeline.llm_reasoner
         budget = self.settings.verify_time_budget_s
         deadline = Deadline(budget)
-        started = time.perf_counter()
+        asking = "web"
         try:
             async with asyncio.timeout(budget):
-                check.result = await reasoner.reason(
-                    check.claim,
-                    check.retrieval,
-                    check.evidence,
-                    today=check.now.date(),
-                    deadline=deadline,
-                    log=check.calls,
+                if web is not None:
+                    await self._search_web(check, web, deadline)
+                asking = "llm"
+                if reasoner is not None:
+                    await self._ask_llm(check, reasoner, deadline)
+        except TimeoutError:
+            over = f"past the {budget:g} s time budget"
+            if asking == "web":
+                check.trace.append(trace.web_failed(over))
+            if reasoner is not None:
+                check.fallback_reason = (
+                    f"the LLM gave no answer within the {budget:g} s time budget"
+                    if asking == "llm"
+                    else f"the {budget:g} s time budget was spent before the LLM could be asked"
                 )
+                check.trace.append(trace.llm_failed(check.fallback_reason))
+
+    async def _search_web(self, check: ClaimCheck, web: RemoteEvidenceProvider, deadline: Deadline) -> None:
+        started = time.perf_counter()
+        try:
+            check.web_evidence = await web.search(check.claim, deadline=deadline, log=check.calls)
+            cached = bool(check.calls.calls) and check.calls.calls[-1].outcome == "cached"
+            check.trace.append(trace.searched_web(web.name, check.web_evidence, cached))
+        except ProviderError as exc:
+            check.trace.append(trace.web_failed(str(exc)))
+        finally:
+            check.timings.record("web_search", (time.perf_counter() - started) * 1000.0)
+
+    async def _ask_llm(self, check: ClaimCheck, reasoner: LlmReasoner, deadline: Deadline) -> None:
+        started = time.perf_counter()
+        try:
+            check.result = await reasoner.reason(
+                check.claim,
+                check.retrieval,
+                check.evidence + check.web_evidence,
+                today=check.now.date(),
+                deadline=deadline,
+                log=check.calls,
+            )
+            repaired = any(call.purpose == "repair" for call in check.calls.calls)
+            check.trace.append(trace.asked_llm(reasoner.chat.model, check.result, repaired))
         except ProviderError as exc:
             check.fallback_reason = str(exc)
-        except TimeoutError:
-            check.fallback_reason = f"the LLM gave no answer within the {budget:g} s time budget"
+            check.trace.append(trace.llm_failed(str(exc)))
         finally:
             check.timings.record("llm", (time.perf_counter() - started) * 1000.0)

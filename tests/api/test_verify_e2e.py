@@ -231,6 +231,11 @@ def test_noisy_seed_claim_is_a_cache_hit_and_counted(http: httpx.Client, claim: 
         assert body["verification_result"]["verdict"] == SEED[claim]["verdict"]
         assert stored_id in body["verification_result"]["evidence_ids"]
         assert body["claim_id"] == stored_id
+        [counted] = [m for m in body["retrieved_evidence"] if m["id"] == stored_id]
+        assert counted["seen_count"] == body["seen_count"], "the matched claim shows the count just made"
+        trace = body["verification_result"]["reasoning_trace"]
+        assert trace[1].startswith("Found it in memory") and "curated fact-check" in trace[1]
+        assert trace[-1] == f"Counted in memory: this claim has now been seen {body['seen_count']}×."
         seen.append(body["seen_count"])
 
     assert seen == list(range(before + 1, before + 1 + len(seen)))

@@ -7,9 +7,13 @@ state is explicit (and the embedding of the claim is computed once and carried a
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from factmem.outbound.deadline import Deadline
+    from factmem.outbound.usage import CallLog
 
 Verdict = Literal["True", "False", "Uncertain"]
 VERDICTS: tuple[Verdict, ...] = ("True", "False", "Uncertain")
@@ -81,6 +85,8 @@ class EvidencePassage:
     provider: str = "local"
     #: When the source published it (web results), as the source gives it.
     published: str | None = None
+    #: The page's title (web results).
+    title: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +130,19 @@ class EvidenceProvider(Protocol):
 
     def search(self, claim: NormalizedClaim, vector: np.ndarray, limit: int) -> list[EvidencePassage]:
         """Passages relevant to the claim, best first. Raise a FactmemError subclass on failure."""
+        ...
+
+
+class RemoteEvidenceProvider(Protocol):
+    """A source of evidence reached over the network (web search): awaited on the event loop, holding no
+    CPU slot, within the request's time budget; it records its calls (tokens, cost, latency) in ``log``."""
+
+    name: str
+
+    async def search(
+        self, claim: NormalizedClaim, *, deadline: Deadline, log: CallLog
+    ) -> list[EvidencePassage]:
+        """Passages about the claim, best first. Raise ``ProviderError`` when the source cannot be used."""
         ...
 
 

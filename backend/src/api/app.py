@@ -39,7 +39,13 @@ def open_outbound(settings: Settings) -> Outbound | None:
     from factmem.outbound.http import open_http_client
     from factmem.outbound.usage import ProviderUsage
 
-    logger.info("remote providers: llm=%s model=%s", redact_url(settings.llm_base_url), settings.llm_model)
+    logger.info(
+        "remote providers: llm=%s model=%s web_search=%s url=%s",
+        redact_url(settings.llm_base_url),
+        settings.llm_model,
+        settings.web_search_provider,
+        redact_url(settings.web_search_url),
+    )
     return Outbound(http=open_http_client(settings), usage=ProviderUsage())
 
 
@@ -51,7 +57,13 @@ def create_app(settings: Settings | None = None, *, stop_on_startup_failure: boo
     """
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    for secret in (settings.admin_api_key, settings.qdrant_api_key, settings.llm_api_key):
+    secrets = (
+        settings.admin_api_key,
+        settings.qdrant_api_key,
+        settings.llm_api_key,
+        settings.web_search_api_key,
+    )
+    for secret in secrets:
         register_secret(secret.get_secret_value() if secret else None)
 
     @asynccontextmanager

@@ -52,6 +52,10 @@ class VerificationResultOut(BaseModel):
         description="Set when a configured LLM did not give the verdict (failure, invalid answer, time "
         "budget): why, and the local reasoner answered instead.",
     )
+    reasoning_trace: list[str] = Field(
+        default_factory=list, description="The steps the agents took, in words for the user."
+    )
+    web_search_used: bool = Field(False, description="Whether web search results were before the reasoner.")
 
 
 class RetrievedEvidenceOut(BaseModel):
@@ -67,6 +71,20 @@ class RetrievedEvidenceOut(BaseModel):
     timestamp: str
     relation: str
     verdict_by: str
+
+
+class WebSearchResultOut(BaseModel):
+    """A web page found for the claim (cut to ``WEB_SEARCH_MAX_CHARS``); ``id`` is what verdicts cite."""
+
+    id: str
+    title: str | None
+    url: str
+    content: str
+    source: str
+    source_reliability: float
+    score: float
+    published_date: str | None
+    provider: str
 
 
 class ProviderCallOut(BaseModel):
@@ -90,7 +108,9 @@ class VerifyResponse(BaseModel):
     cache_hit: bool
     verification_result: VerificationResultOut
     retrieved_evidence: list[RetrievedEvidenceOut]
-    web_search_results: list[dict[str, Any]] | None = None
+    web_search_results: list[WebSearchResultOut] | None = Field(
+        None, description="Web results of this claim; null when web search did not run."
+    )
     web_search_used: bool = False
     seen_count: int
     claim_id: str

@@ -15,6 +15,7 @@ from factmem.api.schemas import (
     VerificationResultOut,
     VerifyRequest,
     VerifyResponse,
+    WebSearchResultOut,
     error_responses,
 )
 from factmem.pipeline import Verification
@@ -23,7 +24,7 @@ router = APIRouter(tags=["verification"])
 
 
 def to_response(verification: Verification, request_id: str) -> VerifyResponse:
-    claim, result = verification.claim, verification.result
+    claim, result, write = verification.claim, verification.result, verification.write
     return VerifyResponse(
         request_id=request_id,
         normalized_claim=NormalizedClaimOut(
@@ -43,6 +44,8 @@ def to_response(verification: Verification, request_id: str) -> VerifyResponse:
             evidence_summary=result.evidence_summary,
             verdict_by=result.verdict_by,
             fallback_reason=verification.fallback_reason,
+            reasoning_trace=list(verification.trace),
+            web_search_used=verification.web_search_used,
         ),
         retrieved_evidence=[
             RetrievedEvidenceOut(
@@ -54,19 +57,36 @@ def to_response(verification: Verification, request_id: str) -> VerifyResponse:
                 source_reliability=m.source_reliability,
                 similarity_score=round(m.similarity, 4),
                 time_decayed_score=round(m.time_decayed_score, 4),
-                seen_count=m.seen_count,
+                # The record this verification just counted shows its count after this request, as the
+                # top-level seen_count does (the match was read before the count went up).
+                seen_count=write.seen_count if m.id == write.id else m.seen_count,
                 timestamp=m.timestamp,
                 relation=m.relation,
                 verdict_by=m.verdict_by,
             )
             for m in verification.retrieval.matches
         ],
-        web_search_results=None,
-        web_search_used=False,
-        seen_count=verification.write.seen_count,
-        stored=verification.write.stored,
-        claim_id=verification.write.id,
-        timestamp=verification.write.timestamp,
+        web_search_results=[
+            WebSearchResultOut(
+                id=p.id,
+                title=p.title,
+                url=p.source_url or "",
+                content=p.text,
+                source=p.source,
+                source_reliability=p.source_reliability,
+                score=p.similarity,
+                published_date=p.published,
+                provider=p.provider,
+            )
+            for p in verification.web_evidence
+        ]
+        if verification.web_search_ran
+        else None,
+        web_search_used=verification.web_search_used,
+        seen_count=write.seen_count,
+        stored=write.stored,
+        claim_id=write.id,
+        timestamp=write.timestamp,
         timings_ms=verification.timings_ms,
         provider_calls=[ProviderCallOut(**asdict(call)) for call in verification.provider_calls],
     )
