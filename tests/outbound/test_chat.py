@@ -146,6 +146,7 @@ def test_a_forced_format_is_never_stepped_down(provider: ProviderServer) -> None
     assert [r.json["response_format"] for r in provider.received("llm")] == [{"type": "json_object"}]
 
 
+@pytest.mark.e2e  # waits the 1 s the server asks for
 def test_429_waits_the_retry_after_then_succeeds(provider: ProviderServer) -> None:
     provider.llm.push(Reply(status=429, body={"error": "slow down"}, headers={"Retry-After": "1"}))
     log = CallLog(None)
@@ -194,6 +195,7 @@ def test_connection_refused_is_a_provider_error() -> None:
         run(scenario)
 
 
+@pytest.mark.e2e  # waits out a 1 s deadline
 def test_a_slow_answer_times_out_within_the_deadline(provider: ProviderServer) -> None:
     provider.llm.reset(chat_reply('{"ok": true}', delay_s=3.0))
     started = time.monotonic()
