@@ -10,7 +10,7 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY requirements.txt pyproject.toml README.md ./
-COPY backend/src ./backend/src
+COPY backend ./backend
 # The pinned dependencies, then the project itself as a regular (not editable) install.
 RUN python3 -m venv /opt/venv \
  && grep -v '^-e ' requirements.txt > /tmp/requirements.txt \

@@ -191,6 +191,12 @@ def test_converted_model_is_cached_and_reused(model_dir: Path, fp32_matmul: Embe
     assert repaired.stat().st_size > 20_000_000
 
 
+def test_converted_model_is_readable_by_other_users(model_dir: Path, tmp_path: Path) -> None:
+    """A container converts at build time as root and serves as another user."""
+    converted = runtime_int8_model((model_dir / "model.onnx").resolve(), tmp_path / "cache")
+    assert converted.stat().st_mode & 0o044 == 0o044
+
+
 def test_conversion_is_deterministic(model_dir: Path, tmp_path: Path) -> None:
     source = (model_dir / "model.onnx").resolve()
     first = runtime_int8_model(source, tmp_path / "a")

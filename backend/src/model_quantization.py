@@ -328,6 +328,9 @@ def runtime_int8_model(source: Path, cache_dir: Path, *, matmul: MatMulMode = DE
                 "with `python -m factmem prepare-model`"
             )
         digest = file_sha256(tmp)
+        # mkstemp made it 0600: readable by other users as any model file is (an image converts it as root
+        # at build time and runs as an unprivileged user).
+        tmp.chmod(0o644)
         os.replace(tmp, target)
         sidecar.write_text(digest + "\n")
     finally:
