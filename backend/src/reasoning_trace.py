@@ -57,6 +57,10 @@ def asked_llm(model: str, result: VerificationResult, repaired: bool) -> str:
     return f"Asked the LLM ({model}){fixed}: {result.verdict} at confidence {result.confidence:.2f}."
 
 
+def spend_capped(reason: str) -> str:
+    return f"Did not ask the LLM or search the web: {reason}."
+
+
 def llm_failed(reason: str) -> str:
     return f"The LLM could not give a usable verdict ({reason}); the local rules judged the claim instead."
 

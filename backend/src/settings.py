@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     llm_verdict_reliability: float = Field(0.6, ge=0.0, le=1.0)
     llm_price_per_1k_input_tokens: float = Field(0.0, ge=0.0)
     llm_price_per_1k_output_tokens: float = Field(0.0, ge=0.0)
+    #: Money (USD) the LLM and web search may cost per UTC day; past it: memory and local rules only.
+    daily_spend_cap_usd: float | None = Field(None, ge=0.0)
 
     # --- web search: evidence for claims the memory cannot answer (none: no search) ---
     web_search_provider: Literal["none", "tavily", "searxng"] = "none"

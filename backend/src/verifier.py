@@ -30,6 +30,7 @@ from factmem.outbound.deadline import Deadline
 from factmem.outbound.usage import CallLog
 from factmem.pipeline import ClaimCheck, Verification, VerificationPipeline
 from factmem.settings import Settings
+from factmem.spend_cap import DailySpendCap
 
 if TYPE_CHECKING:
     from factmem.admission import Admission
@@ -52,6 +53,10 @@ class Verifier:
         self.pipeline = pipeline
         self.admission = admission
         self._waiting_on_providers = 0
+        usage = pipeline.outbound.usage if pipeline.outbound is not None else None
+        self.spend_cap = DailySpendCap(
+            pipeline.settings.daily_spend_cap_usd, usage.spent_today_usd if usage else lambda: 0.0
+        )
 
     @property
     def settings(self) -> Settings:
@@ -78,6 +83,11 @@ class Verifier:
             claim = self.pipeline.normalize(raw_text, timings)
             check = self.pipeline.recall(claim, timings=timings)
             if check.cache_hit or not remote:
+                self.pipeline.judge(check)
+                return _Rendered(render(self.pipeline.remember(check)))
+            if not self.spend_cap.allows_llm():
+                check.fallback_reason = self.spend_cap.reason()
+                check.trace.append(trace.spend_capped(check.fallback_reason))
                 self.pipeline.judge(check)
                 return _Rendered(render(self.pipeline.remember(check)))
             check.calls = CallLog(usage)

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 BLUEPRINT_TEXT = (ROOT / "render.yaml").read_text(encoding="utf-8")
 BLUEPRINT: dict[str, Any] = yaml.safe_load(BLUEPRINT_TEXT)
 SCHEMA = json.loads((Path(__file__).with_name("render_blueprint.schema.json")).read_text(encoding="utf-8"))
-SECRETS = {"ADMIN_API_KEY", "CLIENT_API_KEYS", "QDRANT_API_KEY", "LLM_API_KEY"}
+SECRETS = {"ADMIN_API_KEY", "CLIENT_API_KEYS", "QDRANT_API_KEY", "LLM_API_KEY", "WEB_SEARCH_API_KEY"}
 RENDER_ONLY_VARIABLES = {"PYTHON_VERSION"}
 
 

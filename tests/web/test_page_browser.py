@@ -90,6 +90,8 @@ def test_typing_a_claim_shows_the_verdict_its_memory_match_and_the_memory_panel(
     assert "confidence" in result.locator(".confidence").inner_text()
     assert "From memory" in result.locator(".meta").inner_text()
     assert SEED_CLAIM in result.locator("table").inner_text()  # the memory match it came from
+    source = result.locator("table a").first  # its source, as a link that opens elsewhere
+    assert source.get_attribute("href").startswith("https://") and source.get_attribute("rel")
     page.wait_for_function("document.querySelectorAll('#memory-chart polyline').length >= 3")  # type: ignore[attr-defined]
     numbers = page.locator("#memory-numbers").inner_text()  # type: ignore[attr-defined]
     assert "RSS" in numbers and "anonymous" in numbers and "limit 512 MB" in numbers

@@ -64,6 +64,7 @@ class RetrievedEvidenceOut(BaseModel):
     verdict: VerdictLiteral
     confidence: float
     source: str
+    source_url: str | None = Field(None, description="Where the stored verdict's source can be read.")
     source_reliability: float
     similarity_score: float
     time_decayed_score: float

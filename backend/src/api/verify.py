@@ -54,6 +54,7 @@ def to_response(verification: Verification, request_id: str) -> VerifyResponse:
                 verdict=m.verdict,
                 confidence=m.confidence,
                 source=m.source,
+                source_url=m.source_url,
                 source_reliability=m.source_reliability,
                 similarity_score=round(m.similarity, 4),
                 time_decayed_score=round(m.time_decayed_score, 4),
