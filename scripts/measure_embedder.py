@@ -2,7 +2,7 @@
 
 Every memory/latency configuration runs in a fresh child process (RSS depends on what ran before). The
 variants are the shipped int8 file, whose weights onnxruntime expands to fp32 at load (``dequantized``), and
-the rewrite of :mod:`factmem.model_quantization` whose weights stay int8 while it runs (``runtime-int8``,
+the rewrite of :mod:`factmem.runtime_int8` whose weights stay int8 while it runs (``runtime-int8``,
 u8u8 kernels; ``runtime-int8-s8`` keeps the weights signed). ``--onnx NAME=PATH`` adds any other ONNX file
 with the same inputs (e.g. the output of onnxruntime's ``quantize_dynamic``) for comparison.
 
@@ -32,7 +32,7 @@ import numpy as np
 
 from factmem.embeddings import MINILM_INT8, Embedder, assemble_model_dir
 from factmem.memory.allocator import malloc_trim
-from factmem.model_quantization import runtime_int8_model
+from factmem.runtime_int8.cached import runtime_int8_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"

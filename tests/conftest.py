@@ -22,7 +22,6 @@ from factmem.store.remote import QdrantServerClaimStore
 from factmem_bench.server import FACTMEM_SERVER, FACTMEM_SETTINGS, RunningServer, WaitFor, start
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"
 ADMIN_KEY = "test-admin-key-0123456789"
 
 

@@ -12,12 +12,9 @@ import pytest
 
 from factmem.embeddings import MINILM_INT8, Embedder, assemble_model_dir
 from factmem.errors import EmbeddingError
-from factmem.model_quantization import (
-    CONVERTER_VERSION,
-    VECTORS_VERSION,
-    convert_to_runtime_int8,
-    runtime_int8_model,
-)
+from factmem.runtime_int8 import CONVERTER_VERSION, VECTORS_VERSION
+from factmem.runtime_int8.cached import runtime_int8_model
+from factmem.runtime_int8.graph import convert_to_runtime_int8
 
 SENTENCES = [
     "The Earth is flat.",

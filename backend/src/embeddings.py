@@ -7,17 +7,14 @@ kept in ``factmem/model`` with their licence notice. FastEmbed is pointed at a l
 (``specific_model_path``), so nothing is ever fetched from a model hub.
 
 As shipped, the ONNX file dequantizes its int8 weights inside the graph and onnxruntime folds that into fp32
-at load (+165 MB of RSS). With ``runtime_int8=True`` the model is first rewritten once by
-:mod:`factmem.model_quantization` (cached beside the model directory) so the embedding tables, half of the
-weights, stay int8 while it runs: ~45 MB less, bit-identical vectors. ``int8_matmul=True`` (the default)
-also keeps the MatMul weights int8 (dynamic quantization of the activations): the session holds 26 MB
-instead of 55 MB of anonymous memory and a short embedding takes 4.3 ms instead of 5.8 ms; vectors move a
-little (cosine ~0.994 to the shipped model) while the quality measured on the shared evaluation data holds
-(claim matching MAP@5 0.818 vs 0.819 with fp32 MatMuls, contrast pairs served a wrong stored verdict 2.8%
-vs 2.8%: ``scripts/eval_memory.py``; ``scripts/measure_embedder.py`` has the memory and latency figures).
-Dynamic quantization scales each call's activations by their range, padding included, so that variant embeds
-one text per call: a text's vector never depends on what it was batched with (cosine 0.989-0.993 otherwise),
-and batching gained nothing on this CPU (200 claims: 0.61 s batched, 0.59 s one by one).
+at load. With ``runtime_int8=True`` the model is first rewritten once by :mod:`factmem.runtime_int8` (cached
+beside the model directory) so the embedding tables, half of the weights, stay int8 while it runs:
+bit-identical vectors, in less memory. ``int8_matmul=True`` (the default) also keeps the MatMul weights int8
+(dynamic quantization of the activations): less memory again and faster, while the vectors move a little
+and the quality measured on the shared evaluation data holds (the README has the figures,
+``scripts/eval_memory.py`` and ``scripts/measure_embedder.py`` reproduce them). Dynamic quantization scales
+each call's activations by their range, padding included, so that variant embeds one text per call: a
+text's vector never depends on what it was batched with, and batching gained nothing on this CPU.
 :attr:`Embedder.model_id` names the vectors an embedder produces, so anything that stores vectors can
 record it and notice a switch.
 """
@@ -37,7 +34,8 @@ import numpy as np
 
 from factmem.errors import EmbeddingError
 from factmem.memory.allocator import malloc_trim
-from factmem.model_quantization import VECTORS_VERSION, file_sha256, runtime_int8_model
+from factmem.runtime_int8 import VECTORS_VERSION
+from factmem.runtime_int8.cached import file_sha256, runtime_int8_model
 from factmem.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -116,9 +114,9 @@ class Embedder:
         cpu_arena: keep onnxruntime's CPU memory arena (faster, but it never returns its peak to the OS).
         batch_size: at most this many texts per model call in :meth:`embed` (1 with ``int8_matmul``).
         max_batch_tokens: bounds each model call's attention buffers to those of one text of this many
-            tokens (batch × padded length² ≤ this²). A 256-token text needs 20-55 MB of them while it runs,
-            so 16 long texts in one call would add ~600 MB; with the default, long texts go one at a time
-            while short ones still go ``batch_size`` at a time.
+            tokens (batch × padded length² ≤ this²). A 256-token text needs tens of MB of them while it
+            runs, so a full batch of long texts would need that many times more; with the default, long
+            texts go one at a time while short ones still go ``batch_size`` at a time.
         runtime_int8: run the rewritten model whose embedding tables stay int8 (converted once and cached
             in ``model_dir/runtime-int8/``; same vectors); ``False`` runs the shipped file as it is.
         int8_matmul: with ``runtime_int8``, also keep the MatMul weights int8 (dynamic quantization of the
@@ -143,9 +141,9 @@ class Embedder:
         max_concurrent_calls: int = 1,
     ) -> None:
         self.description = description
-        # Each running call holds its activations (~20 MB for a 256-token text). One call at a time keeps a
-        # core free for the event loop on a 2-core machine (measured at concurrency 8: /health p99 25 -> 13
-        # ms, peak RSS -10 MB, 160 -> 127 req/s); a bigger machine can raise EMBEDDING_CONCURRENCY.
+        # Each running call holds its activations (tens of MB for a long text). One call at a time keeps a
+        # core free for the event loop on a 2-core machine (/health stays fast, for some throughput: the
+        # README has the trade); a bigger machine can raise EMBEDDING_CONCURRENCY.
         self._call_slots = threading.BoundedSemaphore(max_concurrent_calls)
         # int8 MatMuls quantize activations per call: batching would make vectors depend on neighbours
         self.batch_size = 1 if runtime_int8 and int8_matmul else batch_size

@@ -21,7 +21,6 @@ from factmem.memory.cleanup import cleanup_memory
 from factmem.memory.file_pages import file_backed_ranges, release_file_pages
 
 FILE_MB = 32
-PAGE = 4096
 
 MAPS = """\
 55d4c2a00000-55d4c2a22000 r--p 00000000 fd:01 131 /usr/bin/python3.11

@@ -15,6 +15,7 @@ from factmem.errors import StoreError
 from factmem.store.base import ClaimStore, PointWrite
 from factmem.store.edge import EdgeClaimStore, EdgeIndexConfig
 from factmem.store.ids import claim_point_id, is_point_id
+from factmem.store.remote import QdrantServerClaimStore
 
 StoreFactory = Callable[[str], ClaimStore]
 
@@ -251,6 +252,18 @@ def test_edge_failed_child_index_build_leaves_the_shard_usable(
         with pytest.raises(StoreError, match=r"indexing .* failed"):
             store.build_index_out_of_process()
         assert store.count() == 20
+    finally:
+        store.close()
+
+
+def test_a_qdrant_server_leaves_indexing_to_the_server() -> None:
+    """The server's startup asks every store the same; a Qdrant server never has anything for it to build."""
+    store = QdrantServerClaimStore(name="claims", dim=MINILM_INT8.dim, location=":memory:")
+    try:
+        store.upsert(_random_points(30)[1])
+        assert store.unindexed_points() == 0
+        assert store.build_index_out_of_process() is False
+        assert store.build_index() is False
     finally:
         store.close()
 

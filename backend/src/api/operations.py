@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from factmem import __version__
 from factmem.api import page
 from factmem.api.deps import ServiceDep
-from factmem.api.schemas import NotReadyOut, error_responses
+from factmem.api.schemas import HealthOut, NotReadyOut, StorageOut, error_responses
 
 router = APIRouter(tags=["operations"])
 
@@ -43,31 +43,36 @@ async def index(request: Request, service: ServiceDep) -> dict[str, Any] | Respo
     }
 
 
-@router.get("/health", responses=error_responses())
-async def health(service: ServiceDep) -> dict[str, Any]:
-    """Liveness and memory: 200 whenever the process can answer; ``degraded`` when it is under pressure."""
+@router.get("/health", response_model=HealthOut, responses=error_responses())
+async def health(service: ServiceDep) -> Response:
+    """Liveness and memory: 200 whenever the process can answer; ``degraded`` when it is under pressure.
+
+    The body is built as a ``HealthOut`` (checked against its schema) and written by pydantic's serializer
+    in one step; FastAPI then has no dict to walk and validate again on the event loop.
+    """
     check = service.guard.check()
     usage = check.usage
     storage = service.storage_status()
     degraded = check.over_soft or check.over_hard or service.startup_error is not None or not storage.writable
-    return {
-        "status": "degraded" if degraded else "healthy",
-        "memory_mb": round(usage.rss_mb, 1),
-        "memory_percent": round(usage.percent, 1) if usage.percent is not None else None,
-        "memory_limit_mb": check.limit_mb,
+    body = HealthOut(
+        status="degraded" if degraded else "healthy",
+        memory_mb=round(usage.rss_mb, 1),
+        memory_percent=round(usage.percent, 1) if usage.percent is not None else None,
+        memory_limit_mb=check.limit_mb,
         **{k: v for k, v in usage.as_dict().items() if k not in {"rss_mb", "percent", "limit_mb"}},
-        "started": service.ready.is_set(),  # warm-up done: model loaded, memory seeded, index built
-        "ready": service.ready.is_set() and not check.over_hard,  # what /ready answers
-        "shedding": check.over_hard,
-        "model_loaded": service.model_loaded,
-        "store_backend": service.claim_store.backend if service.claim_store else None,
-        "storage": storage.as_dict(),  # writable, and if not why; disk free space and reserve
-        "uptime_s": round(service.uptime_s, 1),
-        "requests_admitted": service.admission.admitted,
-        "requests_shed": service.admission.refused_total,
-        "cleanups": service.guard.cleanups,
-        "version": __version__,
-    }
+        started=service.ready.is_set(),
+        ready=service.ready.is_set() and not check.over_hard,
+        shedding=check.over_hard,
+        model_loaded=service.model_loaded,
+        store_backend=service.claim_store.backend if service.claim_store else None,
+        storage=StorageOut(**storage.as_dict()),
+        uptime_s=round(service.uptime_s, 1),
+        requests_admitted=service.admission.admitted,
+        requests_shed=service.admission.refused_total,
+        cleanups=service.guard.cleanups,
+        version=__version__,
+    )
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 @router.get(

@@ -186,13 +186,57 @@ class StatsOut(BaseModel):
 # --- operations ---
 
 
-class HealthOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class StorageOut(BaseModel):
+    """Whether the stores take writes, and if not why; sizes in MB."""
 
-    status: Literal["healthy", "degraded"]
-    memory_mb: float
-    memory_percent: float | None
-    memory_limit_mb: float | None
+    model_config = ConfigDict(extra="forbid")
+
+    writable: bool
+    reason: str | None
+    disk_free_mb: float | None
+    disk_headroom_mb: float | None = Field(
+        description="Free space minus what the store's files may still fill."
+    )
+    disk_reserve_mb: float | None
+    flush_failures: int
+
+
+class HealthOut(BaseModel):
+    """``GET /health``: liveness, and the memory figures an operator needs (MB; ``null`` = unknown)."""
+
+    model_config = ConfigDict(extra="forbid")  # a field /health adds must be documented here first
+
+    status: Literal["healthy", "degraded"] = Field(
+        description="degraded: over the soft memory threshold, shedding, startup failed or storage refusing"
+    )
+    memory_mb: float = Field(description="Resident set size (VmRSS).")
+    memory_percent: float | None = Field(description="memory_mb as a percentage of memory_limit_mb.")
+    memory_limit_mb: float | None = Field(
+        description="The limit shed against: the setting or the container's."
+    )
+    rss_anon_mb: float | None = Field(description="Anonymous RSS: what a container's OOM killer counts.")
+    rss_file_mb: float | None = Field(description="File-backed RSS (store mmap, libraries): droppable.")
+    peak_rss_mb: float | None = Field(description="Peak RSS of the process (VmHWM).")
+    vms_mb: float | None
+    limit_source: Literal["setting", "cgroup_v2", "cgroup_v1", "none"]
+    available_mb: float | None = Field(description="Room left under the limit.")
+    container_usage_mb: float | None
+    container_limit_mb: float | None
+    oom_events: int | None
+    oom_kill_events: int | None
+    gc_counts: list[int]
+    last_cleanup_released_mb: float | None
+    started: bool = Field(description="Warm-up done: model loaded, memory seeded, index built.")
+    ready: bool = Field(description="What /ready answers.")
+    shedding: bool = Field(description="Anonymous memory over the hard threshold: /verify answers 503.")
+    model_loaded: bool
+    store_backend: str | None
+    storage: StorageOut
+    uptime_s: float
+    requests_admitted: int
+    requests_shed: int = Field(description="Requests refused with 503, for any reason.")
+    cleanups: int
+    version: str
 
 
 class ErrorOut(BaseModel):

@@ -145,8 +145,8 @@ class Service:
             if self.settings.seed_on_empty:
                 seed_if_empty(self.pipeline, self.settings.seed_file)
             # Everything alive now (modules, model, agents) lives as long as the process. Freezing it takes
-            # it out of the collector's sight: a full gc.collect() went from 60-80 ms holding the GIL (what
-            # /health waited behind, every MEMORY_CLEANUP_EVERY requests) to well under 1 ms.
+            # it out of the collector's sight, so a full gc.collect() no longer walks it holding the GIL
+            # (what /health waited behind, every MEMORY_CLEANUP_EVERY requests).
             gc.collect()
             gc.freeze()
             if self.settings.memory_release_file_pages:
@@ -169,18 +169,13 @@ class Service:
     def _build_index_if_behind(store: ClaimStore) -> None:
         """Index an embedded store whose brute-force part has grown large (only the server's restarts and
         bulk writes get it there), in a child process: ``/health`` keeps answering meanwhile."""
-        # Duck-typed: a Qdrant server deployment never imports the embedded engine (and indexes by itself).
-        count_unindexed = getattr(store, "unindexed_points", None)
-        build = getattr(store, "build_index_out_of_process", None)
-        if count_unindexed is None or build is None:
-            return
-        unindexed = count_unindexed()
+        unindexed = store.unindexed_points()  # always 0 on a Qdrant server: it indexes by itself
         if unindexed < INDEX_BUILD_MIN_UNINDEXED:
             return
         started = time.perf_counter()
         logger.info("building vector index unindexed_points=%d (child process, before ready)", unindexed)
         try:
-            changed = build()
+            changed = store.build_index_out_of_process()
         except StoreError:
             # Serving without the index is slower, not wrong: every point is still searched.
             logger.exception("vector index build failed; serving with brute-force search")
@@ -189,7 +184,7 @@ class Service:
             "vector index built seconds=%.1f changed=%s unindexed_points=%d",
             time.perf_counter() - started,
             changed,
-            count_unindexed(),
+            store.unindexed_points(),
         )
 
     def wait_ready(self, timeout: float | None = None) -> bool:

@@ -80,7 +80,6 @@ class MemoryGuard:
         self._lock = threading.Lock()
         self._finished_requests = 0
         self.cleanups = 0
-        self.released_mb_total = 0.0
         self.last_check: MemoryCheck | None = None
 
     def check(self) -> MemoryCheck:
@@ -133,7 +132,6 @@ class MemoryGuard:
         result = cleanup_memory(release_file_pages=release_file_pages)
         with self._lock:
             self.cleanups += 1
-            self.released_mb_total += max(0.0, result.released_mb)
         if self.observer is not None:
             self.observer.memory_cleaned(reason, round(max(0.0, result.released_mb) * _MB))
         logger.info(

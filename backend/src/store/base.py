@@ -101,6 +101,16 @@ class ClaimStore(Protocol):
         be trusted or read."""
         ...
 
+    def unindexed_points(self) -> int:
+        """Points searched by brute force until this process builds an index (0 where the engine indexes
+        by itself, as a Qdrant server does)."""
+        ...
+
+    def build_index_out_of_process(self, timeout_s: float = 1800.0) -> bool:
+        """``build_index()`` in a child process, so this process's GIL stays free (``/health`` keeps
+        answering); True if it changed anything."""
+        ...
+
     def require_writable(self, *, probe: bool = False) -> None:
         """Raise ``StoreUnavailableError`` when a write now would be refused (disk full, failing flushes);
         ``probe`` also checks the filesystem takes a write. Writes raise it themselves, changing nothing."""

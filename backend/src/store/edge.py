@@ -6,17 +6,17 @@ may drop), only int8 scalar-quantized vectors of indexed segments are pinned in 
 with the originals so similarity thresholds see exact cosines. One process owns a shard (a second open fails
 on the lock file beside it), so several API instances must share a Qdrant server instead (``QDRANT_URL``).
 
-Three choices keep the shard's own pages few, each measured on 10k claims:
+Three choices keep the shard's own pages few (the README has what each saves at 10k claims):
 
-- new shards have no write-ahead log (its mmap'd 32 MB segment is read whole at every open and grows with
-  every write: ~22 MB of RSS and ~12 MB of anonymous memory on load); a background thread flushes pending
+- new shards have no write-ahead log (its mmap'd segment is read whole at every open and grows with every
+  write, in RSS and in anonymous memory); a background thread flushes pending
   writes every ``flush_interval_s`` instead, so a crash loses at most that many seconds of writes (cached
   verdicts the next request recomputes), and curated writes call :meth:`EdgeClaimStore.flush` before
   answering;
 - only the range fields the service orders and counts by are indexed (each payload index of a segment maps
-  ~3 MB of pages whatever the point count);
-- original vectors are stored as float16: the pages a search scans or rescores are halved (8 MB less RSS
-  after searching) and cosines differ from float32 by ~1e-4, far below any threshold's resolution.
+  its pages whatever the point count);
+- original vectors are stored as float16: the pages a search scans or rescores are halved, and cosines
+  differ from float32 by ~1e-4, far below any threshold's resolution.
 
 Building the HNSW index (``optimize()``) holds the GIL for its whole run; the server therefore builds it in
 a child process before it reports ready (:meth:`EdgeClaimStore.build_index_out_of_process`, so ``/health``

@@ -1,9 +1,10 @@
 """The server backend: a Qdrant server, cluster or Qdrant Cloud through ``qdrant-client``.
 
 This is how factmem scales past one machine: several API instances share one collection. The module imports
-``qdrant_client`` only when it is constructed, because the import alone costs ~94 MB of RSS — an embedded
-deployment must never pay it. ``location=":memory:"`` runs qdrant-client's in-process mode, which speaks the
-same client API (used by the tests); that mode is not thread-safe, so calls are serialised there.
+``qdrant_client`` only when it is constructed, because the import alone costs more RSS than the whole
+embedded store (the README says how much): an embedded deployment must never pay it.
+``location=":memory:"`` runs qdrant-client's in-process mode, which speaks the same client API (used by the
+tests); that mode is not thread-safe, so calls are serialised there.
 """
 
 from __future__ import annotations
@@ -196,6 +197,14 @@ class QdrantServerClaimStore:
         return StorageStatus(writable=True)
 
     def build_index(self) -> bool:
+        """A Qdrant server builds its indexes itself, in its own process."""
+        return False
+
+    def unindexed_points(self) -> int:
+        """Nothing waits for this process to index it: the server indexes by itself."""
+        return 0
+
+    def build_index_out_of_process(self, timeout_s: float = 1800.0) -> bool:
         """A Qdrant server builds its indexes itself, in its own process."""
         return False
 
