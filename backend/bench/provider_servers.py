@@ -111,6 +111,32 @@ def judge(verdict: str = "False", confidence: float = 0.9, **reply: Any) -> Repl
     return answer
 
 
+def is_split_request(request: dict[str, Any]) -> bool:
+    """Whether a chat request asks to split a text into claims (its data is ``{"text": ...}``)."""
+    return "text" in prompt_document(request) and "claim" not in prompt_document(request)
+
+
+def claims_reply(*claims: str, **reply: Any) -> Reply:
+    """An answer to a split request: these claims, without entities or dates."""
+    found = [{"claim": claim, "entities": [], "dates": []} for claim in claims]
+    return chat_reply(json.dumps({"claims": found}), **reply)
+
+
+def by_request(split: Reply | ReplyFactory, judgement: Reply | ReplyFactory) -> ReplyFactory:
+    """Answers split requests with ``split`` and judging requests with ``judgement``."""
+
+    def answer(request: dict[str, Any]) -> Reply:
+        chosen = split if is_split_request(request) else judgement
+        return chosen(request) if callable(chosen) else chosen
+
+    return answer
+
+
+def keep_text_whole(**reply: Any) -> ReplyFactory:
+    """A split that finds one claim: the text itself."""
+    return lambda request: claims_reply(prompt_document(request)["text"], **reply)
+
+
 def tavily_results(results: list[dict[str, Any]], **reply: Any) -> Reply:
     return Reply(body={"query": "scripted", "results": results, "response_time": 0.1}, **reply)
 
@@ -175,7 +201,7 @@ class ProviderApp:
     """The Starlette app and its scripts; ``requests`` holds everything received, oldest first."""
 
     def __init__(self, delay_s: float = 0.0) -> None:
-        self.llm = Script(judge(delay_s=delay_s))
+        self.llm = Script(by_request(keep_text_whole(delay_s=delay_s), judge(delay_s=delay_s)))
         self.tavily = Script(tavily_results(default_search_results(), delay_s=delay_s))
         self.searxng = Script(searxng_results(default_search_results(), delay_s=delay_s))
         #: Bounded: the benchmark sends thousands of requests to one server.

@@ -9,6 +9,7 @@
     ├── EmbeddingError      the embedding model failed to load or run
     ├── ReasonerError       a reasoner failed to produce a verdict
     ├── ProviderError       a remote provider (LLM, web search) failed or answered unusably
+    │   └── InvalidAnswer   an LLM answered, but not with what was asked
     └── OverloadedError     the server sheds this request (503 + Retry-After)
 
 Engine and model errors are converted at one boundary each (the store backends and the embedder), raised
@@ -68,6 +69,14 @@ class ProviderError(FactmemError):
     def __init__(self, message: str, attempts: int = 0) -> None:
         super().__init__(message)
         self.attempts = attempts
+
+
+class InvalidAnswer(ProviderError):
+    """An LLM answered, but not with what was asked; ``content`` is what it said (for a repair request)."""
+
+    def __init__(self, problems: str, content: str = "") -> None:
+        super().__init__(problems)
+        self.content = content
 
 
 class OverloadedError(FactmemError):

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,21 +22,24 @@ from factmem.agents.base import (
     MemoryWrite,
     NormalizedClaim,
     Retrieval,
+    Verdict,
     VerificationResult,
 )
+from factmem.agents.claim_splitter import ClaimPart, split_claims
 from factmem.agents.evidence import EvidenceCollector, LocalEvidenceProvider
 from factmem.agents.memory_update import MemoryUpdater
 from factmem.agents.normalizer import Normalizer
 from factmem.agents.reasoner import LocalReasoner, ReasoningPolicy
 from factmem.agents.retriever import RetrievalPolicy, Retriever
 from factmem.embeddings import Embedder, get_shared_embedding_model
-from factmem.errors import EmbeddingError
+from factmem.errors import EmbeddingError, InputError
 from factmem.outbound.usage import CallLog, ProviderCall
 from factmem.settings import Settings
 from factmem.store.base import ClaimStore
 from factmem.time_decay import utc_now
 
 if TYPE_CHECKING:
+    from factmem.agents.llm_normalizer import LlmClaimExtractor
     from factmem.agents.llm_reasoner import LlmReasoner
     from factmem.outbound import Outbound
     from factmem.outbound.search import WebEvidence
@@ -76,6 +79,64 @@ class Verification:
     def web_search_ran(self) -> bool:
         """Whether the web was searched (or a recent search reused) for this claim, found or not."""
         return any(call.provider == "web_search" for call in self.provider_calls)
+
+
+@dataclass(frozen=True)
+class ClaimSplit:
+    """A text as one normalized claim (``text``), and the claims it makes (``(text,)`` when it is one)."""
+
+    text: NormalizedClaim
+    claims: tuple[NormalizedClaim, ...]
+    #: Claims beyond ``MAX_CLAIMS_PER_REQUEST``: found, not verified.
+    skipped: int = 0
+    #: Who split the text: ``rules`` or ``llm:<model>``.
+    split_by: str = "rules"
+
+
+@dataclass(frozen=True)
+class TextVerification:
+    """Everything one verification of a whole text produced: each of its claims, verified on its own."""
+
+    split: ClaimSplit
+    claims: tuple[Verification, ...]
+    #: Calls made for the text as a whole (an LLM split), not for one claim.
+    provider_calls: tuple[ProviderCall, ...] = ()
+    #: Steps taken for the text as a whole (how it was split), before each claim's own.
+    trace: tuple[str, ...] = ()
+
+    @property
+    def single(self) -> bool:
+        return len(self.claims) == 1
+
+    def overall(self) -> VerificationResult:
+        """The text's verdict: False if any claim is False (one false claim makes the text misleading),
+        True if every claim is True, else Uncertain."""
+        results = [v.result for v in self.claims]
+        verdicts = [r.verdict for r in results]
+        if "False" in verdicts:
+            verdict: Verdict = "False"
+            confidence = max(r.confidence for r in results if r.verdict == "False")
+            why = "at least one of its claims is False"
+        elif all(v == "True" for v in verdicts):
+            verdict, confidence, why = "True", min(r.confidence for r in results), "every claim is True"
+        else:
+            verdict, confidence = "Uncertain", min(r.confidence for r in results)
+            why = "not every claim could be judged"
+        counts = ", ".join(
+            f"{verdicts.count(v)} {v}" for v in ("True", "False", "Uncertain") if v in verdicts
+        )
+        producers = {r.verdict_by for r in results}
+        return VerificationResult(
+            verdict=verdict,
+            confidence=round(confidence, 4),
+            reasoning=f"{len(results)} claims ({counts}): the text is {verdict} because {why}",
+            explanation=" ".join(
+                f"“{v.claim.normalized_text}” {v.result.verdict} ({v.result.confidence:.2f})."
+                for v in self.claims
+            ),
+            evidence_ids=tuple(dict.fromkeys(i for r in results for i in r.evidence_ids)),
+            verdict_by=producers.pop() if len(producers) == 1 else "mixed",
+        )
 
 
 @dataclass
@@ -212,6 +273,24 @@ class VerificationPipeline:
         return self._agent("web_evidence", build)
 
     @property
+    def claim_extractor(self) -> LlmClaimExtractor | None:
+        """Claim extraction by the LLM, when one is configured and ``LLM_SPLIT_CLAIMS`` is on; else None."""
+        s = self.settings
+        if self.outbound is None or not s.llm_configured or not s.llm_split_claims:
+            return None
+        if s.max_claims_per_request == 1:
+            return None
+        reasoner = self.llm_reasoner
+        assert reasoner is not None
+
+        def build() -> LlmClaimExtractor:
+            from factmem.agents.llm_normalizer import LlmClaimExtractor
+
+            return LlmClaimExtractor(reasoner.chat, s.max_claims_per_request)
+
+        return self._agent("claim_extractor", build)
+
+    @property
     def memory_updater(self) -> MemoryUpdater:
         return self._agent(
             "memory_update",
@@ -242,7 +321,7 @@ class VerificationPipeline:
         built = (self.normalizer, self.retriever, self.evidence, self.reasoner, self.memory_updater)
         assert all(agent is not None for agent in built)
         # Built now when configured (None otherwise), not by the first request.
-        _ = (self.llm_reasoner, self.web_evidence)
+        _ = (self.llm_reasoner, self.web_evidence, self.claim_extractor)
 
     # --- the stages of one verification (each runs in a worker thread; none waits on the network) ---
 
@@ -301,6 +380,51 @@ class VerificationPipeline:
         with _timed(timings, "normalizer"):
             return self.normalizer.normalize(raw_text)
 
+    def split(self, raw_text: str, timings: AgentTimings) -> ClaimSplit:
+        """The text as one claim (``InputError`` for unusable text) and the claims the rules find in it."""
+        whole = self.normalize(raw_text, timings)
+        if self.settings.max_claims_per_request == 1:
+            return ClaimSplit(whole, (whole,))
+        with _timed(timings, "splitter"):
+            split = self.claims_of(whole, [ClaimPart(part) for part in split_claims(raw_text)], "rules")
+        return split if len(split.claims) > 1 else ClaimSplit(whole, (whole,))
+
+    def claims_of(self, whole: NormalizedClaim, parts: Sequence[ClaimPart], split_by: str) -> ClaimSplit:
+        """The parts as normalized claims, each once, at most ``MAX_CLAIMS_PER_REQUEST`` (the rest counted).
+
+        A part the normalizer refuses (no letters, too short) is dropped; entities and dates found for a
+        part (by an LLM) replace the rules' own. No part left: the whole text is the claim.
+        """
+        claims: dict[str, NormalizedClaim] = {}
+        for part in parts:
+            try:
+                claim = self.normalizer.normalize(part.text)
+            except InputError:
+                continue
+            if part.entities or part.dates:
+                claim = replace(
+                    claim,
+                    entities=part.entities or claim.entities,
+                    temporal_markers=part.dates or claim.temporal_markers,
+                )
+            claims.setdefault(claim.comparison_key, claim)
+        if not claims:
+            return ClaimSplit(whole, (whole,))
+        limit = self.settings.max_claims_per_request
+        found = tuple(claims.values())
+        return ClaimSplit(whole, found[:limit], max(0, len(found) - limit), split_by)
+
+    def verify_text(self, raw_text: str) -> TextVerification:
+        """Every claim of a text through the local pipeline, synchronously, each stored on its own."""
+        timings = AgentTimings()
+        split = self.split(raw_text, timings)
+        verifications = []
+        for number, claim in enumerate(split.claims):
+            check = self.recall(claim, timings=timings if number == 0 else None)
+            self.judge(check)
+            verifications.append(self.remember(check))
+        return TextVerification(split, tuple(verifications), trace=split_trace(split))
+
     def verify(self, raw_text: str) -> Verification:
         """The whole local pipeline on one claim, synchronously (CLI, evaluation scripts, tests).
 
@@ -312,6 +436,13 @@ class VerificationPipeline:
         check = self.recall(claim, timings=timings)
         self.judge(check)
         return self.remember(check)
+
+
+def split_trace(split: ClaimSplit) -> tuple[str, ...]:
+    """The step that split the text, when it made more than one claim of it."""
+    if len(split.claims) == 1:
+        return ()
+    return (trace.split_text(len(split.claims), split.split_by, split.skipped),)
 
 
 def _result_from_cache(retrieval: Retrieval) -> VerificationResult:

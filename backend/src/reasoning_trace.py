@@ -8,12 +8,28 @@ front end of the system factmem replaces shows it as a list); it holds no model'
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from factmem.agents.base import EvidencePassage, MemoryMatch, MemoryWrite, Retrieval, VerificationResult
+
+if TYPE_CHECKING:
+    from factmem.pipeline import Verification
 
 
 def read_claim(normalized_text: str) -> str:
     return f"Read the claim as “{normalized_text}”."
+
+
+def split_text(claims: int, split_by: str, skipped: int) -> str:
+    by = f"by the LLM {split_by[4:]}" if split_by.startswith("llm:") else "by sentence and conjunction rules"
+    line = f"Split the text into {claims} claims ({by}); each was checked on its own."
+    if skipped:
+        line += f" {skipped} more claim(s) were left unchecked (at most {claims} per request)."
+    return line
+
+
+def split_failed(reason: str) -> str:
+    return f"The LLM could not split the text ({reason}); the sentence and conjunction rules did."
 
 
 def searched_memory(retrieval: Retrieval) -> str:
@@ -78,6 +94,14 @@ def stored(write: MemoryWrite) -> str:
     if write.inserted:
         return "Stored as a new claim in memory (seen 1×)."
     return f"Counted in memory: this claim has now been seen {write.seen_count}×."
+
+
+def claim_outcome(number: int, verification: Verification) -> str:
+    result = verification.result
+    return (
+        f"Claim {number}, “{verification.claim.normalized_text}”: {result.verdict} at confidence "
+        f"{result.confidence:.2f} ({_by(result.verdict_by)})."
+    )
 
 
 def _age(days: float) -> str:

@@ -79,6 +79,7 @@ class Settings(BaseSettings):
 
     # --- input limits ---
     max_claim_chars: int = Field(2_000, ge=10, le=10_000)
+    max_claims_per_request: int = Field(5, ge=1, le=20)
     max_ingest_batch: int = Field(500, ge=1, le=5_000)
 
     # --- memory protection ---
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
     llm_verdict_reliability: float = Field(0.6, ge=0.0, le=1.0)
     llm_price_per_1k_input_tokens: float = Field(0.0, ge=0.0)
     llm_price_per_1k_output_tokens: float = Field(0.0, ge=0.0)
+    llm_split_claims: bool = True
     #: Money (USD) the LLM and web search may cost per UTC day; past it: memory and local rules only.
     daily_spend_cap_usd: float | None = Field(None, ge=0.0)
 

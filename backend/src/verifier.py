@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from factmem import reasoning_trace as trace
 from factmem.agents.base import AgentTimings, RemoteEvidenceProvider
+from factmem.agents.claim_splitter import worth_extracting
 from factmem.errors import ProviderError
 from factmem.outbound.deadline import Deadline
 from factmem.outbound.usage import CallLog
-from factmem.pipeline import ClaimCheck, Verification, VerificationPipeline
+from factmem.pipeline import ClaimCheck, ClaimSplit, TextVerification, VerificationPipeline, split_trace
 from factmem.settings import Settings
 from factmem.spend_cap import DailySpendCap
 
@@ -44,6 +45,16 @@ class _Rendered(Generic[T]):
     """The response, when the first CPU stage could finish the whole verification."""
 
     body: T
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """What the first CPU stage hands to the providers: the claims, recalled, and whether to ask the LLM
+    for a better split first."""
+
+    split: ClaimSplit
+    checks: list[ClaimCheck]
+    extract: bool
 
 
 class Verifier:
@@ -67,63 +78,128 @@ class Verifier:
         """Requests awaiting a remote provider right now."""
         return self._waiting_on_providers
 
-    async def verify(self, raw_text: str, *, render: Callable[[Verification], T]) -> T:
-        """Verify ``raw_text``; ``render`` turns the outcome into the response in the last CPU stage.
-
-        Args:
-            raw_text: The text as the user sent it.
-            render: Builds what the caller returns (the JSON body) while the slot is still held, so the
-                event loop never serializes a response.
+    async def verify(self, raw_text: str, *, render: Callable[[TextVerification], T]) -> T:
+        """Verify every claim of ``raw_text``; ``render`` turns the outcome into the response in the last
+        CPU stage (the JSON is written while the slot is held, never on the event loop).
         """
-        remote = self.pipeline.llm_reasoner is not None or self.pipeline.web_evidence is not None
-        usage = self.pipeline.outbound.usage if self.pipeline.outbound is not None else None
+        pipeline = self.pipeline
+        remote = pipeline.llm_reasoner is not None or pipeline.web_evidence is not None
+        usage = pipeline.outbound.usage if pipeline.outbound is not None else None
 
-        def recall() -> _Rendered[T] | ClaimCheck:
+        def recall() -> _Rendered[T] | _Pending:
             timings = AgentTimings()
-            claim = self.pipeline.normalize(raw_text, timings)
-            check = self.pipeline.recall(claim, timings=timings)
-            if check.cache_hit or not remote:
-                self.pipeline.judge(check)
-                return _Rendered(render(self.pipeline.remember(check)))
+            split = pipeline.split(raw_text, timings)
+            checks = self._recall_all(split, timings)
+            extract = self._may_extract(raw_text, checks)
+            if not remote or (all(c.cache_hit for c in checks) and not extract):
+                return _Rendered(render(self._finish(split, checks, CallLog(None), split_trace(split))))
             if not self.spend_cap.allows_llm():
-                check.fallback_reason = self.spend_cap.reason()
-                check.trace.append(trace.spend_capped(check.fallback_reason))
-                self.pipeline.judge(check)
-                return _Rendered(render(self.pipeline.remember(check)))
-            check.calls = CallLog(usage)
-            return check
+                for check in checks:
+                    if not check.cache_hit:
+                        check.fallback_reason = self.spend_cap.reason()
+                        check.trace.append(trace.spend_capped(check.fallback_reason))
+                return _Rendered(render(self._finish(split, checks, CallLog(None), split_trace(split))))
+            for check in checks:
+                check.calls = CallLog(usage)
+            return _Pending(split, checks, extract)
 
         recalled = await self.admission.run_new_verification(recall)
         if isinstance(recalled, _Rendered):
             return recalled.body
-        check = recalled
+        pending = recalled
 
         if self._waiting_on_providers >= self.settings.max_outbound_waiting:
             raise self.admission.refuse(
                 "providers_busy", "too many verifications are waiting on the LLM or web search"
             )
         self._waiting_on_providers += 1
+        request_calls = CallLog(usage)
         try:
-            await self._consult_providers(check)
+            deadline = Deadline(self.settings.verify_time_budget_s)
+            split, checks, notes = pending.split, pending.checks, list(split_trace(pending.split))
+            if pending.extract:
+                split, checks, notes = await self._extract(raw_text, pending, deadline, request_calls)
+            await asyncio.gather(*(self._consult_providers(c, deadline) for c in checks if not c.cache_hit))
         finally:
             self._waiting_on_providers -= 1
 
         def remember() -> T:
-            if check.result is None:
-                self.pipeline.judge(check)
-            return render(self.pipeline.remember(check))
+            return render(self._finish(split, checks, request_calls, tuple(notes)))
 
         return await self.admission.run_returning_verification(remember)
 
-    async def _consult_providers(self, check: ClaimCheck) -> None:
-        """Web evidence, then the LLM's verdict, all within the time budget; a provider that fails leaves
-        its part empty (no passages, no verdict) and the trace and ``fallback_reason`` say why."""
+    def _recall_all(self, split: ClaimSplit, timings: AgentTimings) -> list[ClaimCheck]:
+        # The first claim's timings also hold the normalizer's and the splitter's time.
+        return [
+            self.pipeline.recall(claim, timings=timings if number == 0 else None)
+            for number, claim in enumerate(split.claims)
+        ]
+
+    def _may_extract(self, raw_text: str, checks: list[ClaimCheck]) -> bool:
+        """Whether to ask the LLM for the claims: configured, the text may hold several, one is new."""
+        from_rules_all_known = all(c.cache_hit for c in checks)
+        return (
+            self.pipeline.claim_extractor is not None
+            and not from_rules_all_known
+            and worth_extracting(raw_text)
+        )
+
+    async def _extract(
+        self, raw_text: str, pending: _Pending, deadline: Deadline, log: CallLog
+    ) -> tuple[ClaimSplit, list[ClaimCheck], list[str]]:
+        """The LLM's claims, recalled (a short CPU stage); the rules' claims when it fails."""
+        extractor = self.pipeline.claim_extractor
+        assert extractor is not None
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(deadline.remaining()):
+                parts = await extractor.extract(raw_text, deadline=deadline, log=log)
+        except (ProviderError, TimeoutError) as exc:
+            reason = str(exc) or f"past the {deadline.seconds:g} s time budget"
+            split, checks, notes = pending.split, pending.checks, [trace.split_failed(reason)]
+        else:
+            split = self.pipeline.claims_of(pending.split.text, parts, f"llm:{extractor.chat.model}")
+            checks, notes = await self._recall_split(split, pending, log), []
+        checks[0].timings.record("llm_split", (time.perf_counter() - started) * 1000.0)
+        return split, checks, [*notes, *split_trace(split)]
+
+    async def _recall_split(self, split: ClaimSplit, pending: _Pending, log: CallLog) -> list[ClaimCheck]:
+        """The checks of the LLM's claims: the rules' where they found the same claim, else recalled now."""
+        known = {c.claim.comparison_key: c for c in pending.checks}
+        if [c.comparison_key for c in split.claims] == list(known):
+            return pending.checks
+
+        def recall_new() -> list[ClaimCheck]:
+            checks = []
+            for claim in split.claims:
+                check = known.get(claim.comparison_key)
+                if check is None:
+                    check = self.pipeline.recall(claim)
+                    check.calls = CallLog(log.usage)
+                checks.append(check)
+            return checks
+
+        return await self.admission.run_returning_verification(recall_new)
+
+    def _finish(
+        self, split: ClaimSplit, checks: list[ClaimCheck], request_calls: CallLog, notes: tuple[str, ...]
+    ) -> TextVerification:
+        """Judge locally where no provider answered, store each claim, gather the outcome (CPU stage)."""
+        verifications = []
+        for check in checks:
+            if check.result is None:
+                self.pipeline.judge(check)
+            verifications.append(self.pipeline.remember(check))
+        return TextVerification(split, tuple(verifications), tuple(request_calls.calls), notes)
+
+    async def _consult_providers(self, check: ClaimCheck, deadline: Deadline) -> None:
+        """Web evidence, then the LLM's verdict, within what is left of the time budget. A provider that
+        fails leaves its part empty (no passages, no verdict); the trace and ``fallback_reason`` say why."""
         web, reasoner = self.pipeline.web_evidence, self.pipeline.llm_reasoner
-        budget = self.settings.verify_time_budget_s
-        deadline = Deadline(budget)
+        budget = deadline.seconds
         asking = "web"
         try:
-            async with asyncio.timeout(budget):
+            async with asyncio.timeout(deadline.remaining()):
                 if web is not None:
                     await self._search_web(check, web, deadline)
                 asking = "llm"

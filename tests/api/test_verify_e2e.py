@@ -485,3 +485,47 @@ def test_memory_survives_a_restart_and_seeding_runs_once(tmp_path: Path) -> None
     finally:
         assert second.stop() in {0, -signal.SIGTERM}
     assert "seeded claim memory" not in second.log()
+
+
+# --- several claims in one text ---
+
+
+def test_a_text_with_two_claims_verifies_and_stores_each(http: httpx.Client) -> None:
+    body = verify(http, "did u know Barack Obama was born in Hawaii and the Moon landings were faked!!")
+
+    first, second = body["claims"]
+    assert first["claim_id"] == seed_id("Barack Obama was born in Hawaii.")
+    assert second["claim_id"] == seed_id("The Moon landings were faked.")
+    assert (first["verification_result"]["verdict"], second["verification_result"]["verdict"]) == (
+        "True",
+        "False",
+    )
+    assert first["cache_hit"] and second["cache_hit"]
+    assert body["summary"] == {
+        "claims": 2,
+        "verdicts": {"True": 1, "False": 1, "Uncertain": 0},
+        "overall_verdict": "False",
+        "skipped_claims": 0,
+        "split_by": "rules",
+    }
+    overall = body["verification_result"]
+    assert overall["verdict"] == "False", "one false claim makes the text false"
+    assert overall["reasoning_trace"][0].startswith("Split the text into 2 claims")
+    assert {first["claim_id"], second["claim_id"]} <= set(overall["evidence_ids"])
+    assert body["claim_id"] == first["claim_id"] and body["seen_count"] == first["seen_count"]
+    assert {m["id"] for m in body["retrieved_evidence"]} >= {first["claim_id"], second["claim_id"]}
+    for part in (first, second):
+        assert http.get(f"/claims/{part['claim_id']}").json()["seen_count"] == part["seen_count"]
+
+
+def test_a_single_claim_has_no_claims_list(http: httpx.Client) -> None:
+    body = verify(http, "Barack Obama was born in Hawaii.")
+    assert body["claims"] is None and body["summary"] is None
+
+
+def test_claims_beyond_the_limit_are_counted_not_checked(http: httpx.Client) -> None:
+    text = " ".join(f"The Veldran lighthouse number {n} was painted blue." for n in range(1, 8))
+    body = verify(http, text)
+    assert len(body["claims"]) == 5
+    assert body["summary"]["skipped_claims"] == 2
+    assert "2 more claim(s) were left unchecked" in body["verification_result"]["reasoning_trace"][0]

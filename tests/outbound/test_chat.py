@@ -17,8 +17,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from factmem.errors import ProviderError
-from factmem.outbound.chat import ChatCompletionsClient, ChatSettings, InvalidAnswer, strip_wrapping
+from factmem.errors import InvalidAnswer, ProviderError
+from factmem.outbound.chat import ChatCompletionsClient, ChatSettings, strip_wrapping
 from factmem.outbound.deadline import Deadline
 from factmem.outbound.resilience import CircuitBreaker, ResilientEndpoint, RetryPolicy
 from factmem.outbound.usage import CallLog, Pricing, ProviderUsage

@@ -28,8 +28,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from factmem.agents.base import EvidencePassage, MemoryMatch, NormalizedClaim, Retrieval, VerificationResult
-from factmem.errors import ProviderError
-from factmem.outbound.chat import ChatCompletionsClient, InvalidAnswer
+from factmem.errors import InvalidAnswer, ProviderError
+from factmem.outbound.chat import ChatCompletionsClient
 from factmem.outbound.deadline import Deadline
 from factmem.outbound.usage import CallLog
 from factmem.settings import Settings

@@ -103,8 +103,9 @@ class ProviderCallOut(BaseModel):
     detail: str | None
 
 
-class VerifyResponse(BaseModel):
-    request_id: str
+class ClaimVerificationOut(BaseModel):
+    """One claim's verification: the whole answer for a single claim, one entry of ``claims`` for several."""
+
     normalized_claim: NormalizedClaimOut
     cache_hit: bool
     verification_result: VerificationResultOut
@@ -125,6 +126,29 @@ class VerifyResponse(BaseModel):
     provider_calls: list[ProviderCallOut] = Field(
         default_factory=list, description="Calls to the LLM and web search, with tokens, cost and latency."
     )
+
+
+class VerificationSummaryOut(BaseModel):
+    """How the claims of a text came out, and the verdict of the text as a whole."""
+
+    claims: int
+    verdicts: dict[VerdictLiteral, int]
+    overall_verdict: VerdictLiteral
+    skipped_claims: int = Field(description="Claims found beyond MAX_CLAIMS_PER_REQUEST, not checked.")
+    split_by: str = Field(description="`rules` (sentences and conjunctions) or `llm:<model>`.")
+
+
+class VerifyResponse(ClaimVerificationOut):
+    """For one claim, its verification (``claims`` and ``summary`` null). For a text making several claims,
+    the top-level fields describe the text as a whole — the overall verdict, every claim's matches and web
+    results — except ``seen_count``, ``claim_id`` and ``timestamp``, which are the first claim's; each claim
+    is in ``claims``."""
+
+    request_id: str
+    claims: list[ClaimVerificationOut] | None = Field(
+        None, description="Each claim of a text that makes several, verified and stored on its own."
+    )
+    summary: VerificationSummaryOut | None = None
 
 
 # --- memory ---

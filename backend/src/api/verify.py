@@ -6,34 +6,32 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 
+from factmem import reasoning_trace as trace
+from factmem.agents.base import EvidencePassage, NormalizedClaim
 from factmem.api.deps import ClientDep, PipelineDep, ServiceDep
 from factmem.api.errors import request_id_of
 from factmem.api.schemas import (
+    ClaimVerificationOut,
     NormalizedClaimOut,
     ProviderCallOut,
     RetrievedEvidenceOut,
     VerificationResultOut,
+    VerificationSummaryOut,
     VerifyRequest,
     VerifyResponse,
     WebSearchResultOut,
     error_responses,
 )
-from factmem.pipeline import Verification
+from factmem.pipeline import TextVerification, Verification
 
 router = APIRouter(tags=["verification"])
 
 
-def to_response(verification: Verification, request_id: str) -> VerifyResponse:
+def claim_out(verification: Verification) -> ClaimVerificationOut:
+    """One claim's part of the answer."""
     claim, result, write = verification.claim, verification.result, verification.write
-    return VerifyResponse(
-        request_id=request_id,
-        normalized_claim=NormalizedClaimOut(
-            original_text=claim.original_text,
-            normalized_text=claim.normalized_text,
-            entities=list(claim.entities),
-            temporal_markers=list(claim.temporal_markers),
-            source_type=claim.source_type,
-        ),
+    return ClaimVerificationOut(
+        normalized_claim=normalized_out(claim),
         cache_hit=verification.cache_hit,
         verification_result=VerificationResultOut(
             verdict=result.verdict,
@@ -67,20 +65,7 @@ def to_response(verification: Verification, request_id: str) -> VerifyResponse:
             )
             for m in verification.retrieval.matches
         ],
-        web_search_results=[
-            WebSearchResultOut(
-                id=p.id,
-                title=p.title,
-                url=p.source_url or "",
-                content=p.text,
-                source=p.source,
-                source_reliability=p.source_reliability,
-                score=p.similarity,
-                published_date=p.published,
-                provider=p.provider,
-            )
-            for p in verification.web_evidence
-        ]
+        web_search_results=[web_result_out(p) for p in verification.web_evidence]
         if verification.web_search_ran
         else None,
         web_search_used=verification.web_search_used,
@@ -90,6 +75,90 @@ def to_response(verification: Verification, request_id: str) -> VerifyResponse:
         timestamp=write.timestamp,
         timings_ms=verification.timings_ms,
         provider_calls=[ProviderCallOut(**asdict(call)) for call in verification.provider_calls],
+    )
+
+
+def normalized_out(claim: NormalizedClaim) -> NormalizedClaimOut:
+    return NormalizedClaimOut(
+        original_text=claim.original_text,
+        normalized_text=claim.normalized_text,
+        entities=list(claim.entities),
+        temporal_markers=list(claim.temporal_markers),
+        source_type=claim.source_type,
+    )
+
+
+def web_result_out(passage: EvidencePassage) -> WebSearchResultOut:
+    return WebSearchResultOut(
+        id=passage.id,
+        title=passage.title,
+        url=passage.source_url or "",
+        content=passage.text,
+        source=passage.source,
+        source_reliability=passage.source_reliability,
+        score=passage.similarity,
+        published_date=passage.published,
+        provider=passage.provider,
+    )
+
+
+def to_response(text: TextVerification, request_id: str) -> VerifyResponse:
+    """The answer: one claim's verification as it always was, or a text's overall one with ``claims``."""
+    request_calls = [ProviderCallOut(**asdict(call)) for call in text.provider_calls]
+    if text.single:
+        single = claim_out(text.claims[0])
+        single.provider_calls = request_calls + single.provider_calls
+        single.verification_result.reasoning_trace[:0] = list(text.trace)
+        return VerifyResponse(request_id=request_id, **dict(single))
+    claims = [claim_out(v) for v in text.claims]
+    first = claims[0]
+    overall = text.overall()
+    verdicts = [c.verification_result.verdict for c in claims]
+    web_ran = [c.web_search_results for c in claims if c.web_search_results is not None]
+    timings: dict[str, float] = {}
+    for claim in claims:
+        for agent, ms in claim.timings_ms.items():
+            timings[agent] = round(timings.get(agent, 0.0) + ms, 3)
+    return VerifyResponse(
+        request_id=request_id,
+        normalized_claim=normalized_out(text.split.text),
+        cache_hit=all(c.cache_hit for c in claims),
+        verification_result=VerificationResultOut(
+            verdict=overall.verdict,
+            confidence=overall.confidence,
+            reasoning=overall.reasoning,
+            explanation=overall.explanation,
+            evidence_ids=list(overall.evidence_ids),
+            evidence_summary="",
+            verdict_by=overall.verdict_by,
+            fallback_reason="; ".join(
+                f"claim {n}: {c.verification_result.fallback_reason}"
+                for n, c in enumerate(claims, start=1)
+                if c.verification_result.fallback_reason
+            )
+            or None,
+            reasoning_trace=[*text.trace, *(trace.claim_outcome(n, v) for n, v in enumerate(text.claims, 1))],
+            web_search_used=any(c.web_search_used for c in claims),
+        ),
+        retrieved_evidence=list({m.id: m for c in claims for m in c.retrieved_evidence}.values()),
+        web_search_results=list({r.id: r for results in web_ran for r in results}.values())
+        if web_ran
+        else None,
+        web_search_used=any(c.web_search_used for c in claims),
+        seen_count=first.seen_count,
+        claim_id=first.claim_id,
+        timestamp=first.timestamp,
+        stored=all(c.stored for c in claims),
+        timings_ms=timings,
+        provider_calls=request_calls + [call for c in claims for call in c.provider_calls],
+        claims=claims,
+        summary=VerificationSummaryOut(
+            claims=len(claims),
+            verdicts={v: verdicts.count(v) for v in ("True", "False", "Uncertain")},  # type: ignore[misc]
+            overall_verdict=overall.verdict,
+            skipped_claims=text.split.skipped,
+            split_by=text.split.split_by,
+        ),
     )
 
 
@@ -117,8 +186,8 @@ async def verify(
     request_id = request_id_of(request)
     outcome: dict[str, bool] = {}
 
-    def render(verification: Verification) -> str:
-        outcome["cache_hit"] = verification.cache_hit
+    def render(verification: TextVerification) -> str:
+        outcome["cache_hit"] = all(claim.cache_hit for claim in verification.claims)
         return to_response(verification, request_id).model_dump_json()
 
     body_json = await service.verifier.verify(body.raw_text, render=render)

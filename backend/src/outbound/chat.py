@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from factmem.errors import ProviderError
+from factmem.errors import InvalidAnswer, ProviderError
 from factmem.outbound import Outbound
 from factmem.outbound.deadline import Deadline
 from factmem.outbound.resilience import ResilientEndpoint, endpoint_from_settings
@@ -40,14 +40,6 @@ FORMAT_MODES: tuple[FormatMode, ...] = ("json_schema", "json_object", "text")
 # Some models wrap JSON in a Markdown fence or put a "thinking" block before it; neither is the answer.
 _THINKING = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"^```(?:json)?\s*(.*?)\s*```$", re.DOTALL)
-
-
-class InvalidAnswer(ValueError):
-    """The model answered, but not with what was asked; ``content`` is what it said (for a repair)."""
-
-    def __init__(self, problems: str, content: str = "") -> None:
-        super().__init__(problems)
-        self.content = content
 
 
 @dataclass(frozen=True)

@@ -133,11 +133,11 @@ class CallLog:
     """The provider calls of one request, also added to the process's totals."""
 
     def __init__(self, usage: ProviderUsage | None) -> None:
-        self._usage = usage
+        self.usage = usage
         self.calls: list[ProviderCall] = []
 
     def record(self, call: ProviderCall) -> ProviderCall:
         self.calls.append(call)
-        if self._usage is not None:
-            self._usage.record(call)
+        if self.usage is not None:
+            self.usage.record(call)
         return call
