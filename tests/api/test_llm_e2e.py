@@ -334,14 +334,14 @@ def test_provider_calls_tokens_and_cost_are_in_the_metrics(http: httpx.Client) -
 
 
 def test_the_llm_splits_a_text_and_judges_each_claim(http: httpx.Client, provider: ProviderServer) -> None:
-    text = "My uncle says Obama was born in Kenya, and he also told me the Quillmere ferry sank in 1950."
+    text = "My uncle says Obama was born on Mars, and he also told me the Quillmere ferry sank in 1950."
     split = chat_reply(
         json.dumps(
             {
                 "claims": [
                     {
-                        "claim": "Obama was born in Kenya.",
-                        "entities": ["Obama", "Kenya", "Mars"],
+                        "claim": "Obama was born on Mars.",
+                        "entities": ["Obama", "Mars", "Kenya"],
                         "dates": [],
                     },
                     {
@@ -357,15 +357,15 @@ def test_the_llm_splits_a_text_and_judges_each_claim(http: httpx.Client, provide
     body = verify(http, text)
 
     assert body["summary"]["split_by"] == f"llm:{MODEL}" and len(body["claims"]) == 2
-    kenya, ferry = body["claims"]
-    assert kenya["normalized_claim"]["entities"] == ["Obama", "Kenya"], "an entity not in the text is dropped"
+    mars, ferry = body["claims"]
+    assert mars["normalized_claim"]["entities"] == ["Obama", "Mars"], "an entity not in the text is dropped"
     assert ferry["normalized_claim"]["temporal_markers"] == ["1950"]
     assert all(c["verification_result"]["verdict_by"] == f"llm:{MODEL}" for c in body["claims"])
     assert [c["purpose"] for c in body["provider_calls"]] == ["split", "judge", "judge"]
     assert body["verification_result"]["reasoning_trace"][0].startswith(
         "Split the text into 2 claims (by the LLM"
     )
-    assert "llm_split" in kenya["timings_ms"]
+    assert "llm_split" in mars["timings_ms"]
     requests = provider.received("llm")
     assert json.loads(requests[0].json["messages"][1]["content"]) == {"text": text}
     assert requests[0].json["response_format"]["json_schema"]["name"] == "claims"
