@@ -123,6 +123,8 @@ def test_on_phone_width_nothing_overflows(browser: object, seeded: RunningServer
         phone.locator("#results .verdict-word").wait_for()
         overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"the page is {overflow} px wider than the phone"
+        phone.wait_for_function("document.querySelectorAll('#memory-chart polyline').length >= 3")
+        phone.wait_for_timeout(2500)  # a second /health sample draws the lines
         screenshot(phone, "page-phone.png")
     finally:
         context.close()

@@ -142,10 +142,11 @@ function matchesTable(allMatches) {
     el("td", { class: "num" }, m.seen_count ?? ""),
     el("td", { class: "date" }, shortDate(m.timestamp)),
     el("td", {}, m.source_url ? safeLink(m.source_url, m.source || undefined) : (m.source || ""))));
-  return el("div", { class: "table-wrap" }, el("table", {},
-    el("caption", {}, "Memory matches" + more),
+  return el("div", {}, el("div", { class: "table-wrap" }, el("table", {},
+    el("caption", {}, "Memory matches"),
     el("thead", {}, el("tr", {}, ...["Claim", "Verdict", "Relation", "Similarity", "Seen", "Date", "Source"].map((h) => el("th", { scope: "col" }, h)))),
-    el("tbody", {}, ...rows)));
+    el("tbody", {}, ...rows))),
+    more ? el("p", { class: "hint" }, more.trim().replace(/^\(|\)$/g, "")) : null);
 }
 
 function webResults(results) {
@@ -226,8 +227,8 @@ function drawChart() {
   // The time axis spans what has been sampled (at least 10 s), up to CHART_SECONDS.
   const spanMs = Math.min(CHART_SECONDS * 1000, Math.max(10000, now - samples[0].t));
   const top = Math.max(...samples.map((s) => Math.max(s.rss, s.limit || 0))) * 1.05 || 1;
-  const x = (t) => 600 - ((now - t) / spanMs) * 600;
-  const y = (v) => 200 - (v / top) * 195;
+  const x = (t) => 594 - ((now - t) / spanMs) * 588; // 6 units of margin: the latest dot stays whole
+  const y = (v) => 196 - (v / top) * 190;
   const line = (key, cls) => {
     const points = samples.filter((s) => s[key] != null).map((s) => x(s.t).toFixed(1) + "," + y(s[key]).toFixed(1));
     if (points.length === 0) return;
