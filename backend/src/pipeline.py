@@ -299,6 +299,7 @@ class VerificationPipeline:
                 dedup_similarity=self.settings.dedup_similarity_threshold,
                 embedding_model=self.embedder.model_id,
                 llm_verdict_reliability=self.settings.llm_verdict_reliability,
+                recheck=lambda claim: self.retriever.retrieve(claim),
             ),
         )
 

@@ -4,9 +4,12 @@ A near-identical, same-polarity claim (similarity ≥ the dedup threshold) updat
 +1, ``last_seen`` now, and the more confident verdict kept. Anything else becomes a new point whose id
 derives from the claim's comparison key, so a retried request cannot create a duplicate.
 
-``seen_count + 1`` is a read-modify-write: two requests for one claim in this process would lose a count
-without a lock, so each point id maps to one of a fixed set of locks (bounded memory, no per-claim objects).
-Several instances sharing a Qdrant server can still race on one count; that is a documented limit.
+``seen_count + 1`` is a read-modify-write. Within a process each point id maps to one of a fixed set of
+locks (bounded memory, no per-claim objects); between processes (instances sharing a Qdrant server) the
+write itself is conditional: it applies only if the payload is still the version that was read
+(``ClaimStore.compare_and_set_payload``), else it is read again and retried, and a new claim is created only
+if absent (``insert_if_absent``). Rewordings of one new claim verified at the same moment are decided one at
+a time against a fresh retrieval, so the second one finds the first.
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ from __future__ import annotations
 import logging
 import threading
 import zlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from factmem.agents.base import MemoryMatch, MemoryWrite, NormalizedClaim, Retrieval, VerificationResult
-from factmem.errors import StoreUnavailableError
+from factmem.errors import StoreError, StoreUnavailableError
 from factmem.store.base import ClaimStore, PointWrite
 from factmem.store.ids import claim_point_id
 from factmem.time_decay import to_iso, utc_now
@@ -26,6 +30,8 @@ from factmem.time_decay import to_iso, utc_now
 logger = logging.getLogger(__name__)
 
 _LOCK_STRIPES = 64
+#: Conditional writes retried before giving up on a claim many writers update at once.
+_CONDITIONAL_ATTEMPTS = 32
 
 LOCAL_SOURCE = "factmem-local-reasoner"
 #: How far a verdict of the local rules is trusted when it is read back (it only restates stored verdicts).
@@ -121,8 +127,13 @@ class MemoryUpdater:
         dedup_similarity: float,
         embedding_model: str,
         llm_verdict_reliability: float,
+        recheck: Callable[[NormalizedClaim], Retrieval] | None = None,
     ) -> None:
+        """``recheck``: retrieves a claim afresh (the retriever), so a new claim is checked against
+        rewordings stored since its own retrieval before it is inserted."""
         self._store = store
+        self._recheck = recheck
+        self._new_claims = threading.Lock()
         self._embedding_model = embedding_model
         self._dedup_similarity = dedup_similarity
         self._llm_verdict_reliability = llm_verdict_reliability
@@ -146,6 +157,14 @@ class MemoryUpdater:
         target = self._duplicate_of(retrieval)
         point_id = target.id if target is not None else claim_point_id(claim.comparison_key)
         try:
+            if target is None and self._recheck is not None:
+                # A new claim: decided one at a time, against the memory as it is now, so two rewordings of
+                # one claim verified at once become one record (the second finds the first) whatever the
+                # interleaving. Increments never wait on this lock.
+                with self._new_claims:
+                    fresh = self._duplicate_of(self._recheck(claim))
+                    point_id = fresh.id if fresh is not None else point_id
+                    return self._write(point_id, claim, retrieval, result, now)
             return self._write(point_id, claim, retrieval, result, now)
         except StoreUnavailableError as exc:
             # The verdict is still worth answering; the response says it was not stored.
@@ -163,15 +182,25 @@ class MemoryUpdater:
         result: VerificationResult,
         now: datetime,
     ) -> MemoryWrite:
+        """Insert the claim, or count it in; conditional writes, so instances sharing a Qdrant server (which
+        share no lock) neither overwrite each other's record nor lose an increment."""
         with self._locks.for_key(point_id):
-            existing = self._store.retrieve([point_id])
-            if existing:
-                return self._increment(point_id, existing[0].payload, result, now)
-            payload = new_claim_payload(
-                claim, result, now=now, embedding_model=self._embedding_model, **self._provenance(result)
-            )
-            self._store.upsert([PointWrite(id=point_id, vector=retrieval.vector, payload=payload)])
-            return MemoryWrite(id=point_id, inserted=True, seen_count=1, timestamp=payload["timestamp"])
+            for _ in range(_CONDITIONAL_ATTEMPTS):
+                existing = self._store.retrieve([point_id])
+                if existing:
+                    written = self._increment(point_id, existing[0].payload, result, now)
+                    if written is not None:
+                        return written
+                    continue  # another writer got there first: read again
+                payload = new_claim_payload(
+                    claim, result, now=now, embedding_model=self._embedding_model, **self._provenance(result)
+                )
+                point = PointWrite(id=point_id, vector=retrieval.vector, payload=payload)
+                if self._store.insert_if_absent(point):
+                    return MemoryWrite(
+                        id=point_id, inserted=True, seen_count=1, timestamp=payload["timestamp"]
+                    )
+        raise StoreError(f"claim {point_id} is being written by too many writers at once; retry")
 
     def _duplicate_of(self, retrieval: Retrieval) -> MemoryMatch | None:
         if retrieval.cache_hit is not None:
@@ -183,7 +212,8 @@ class MemoryUpdater:
 
     def _increment(
         self, point_id: str, stored: dict[str, Any], result: VerificationResult, now: datetime
-    ) -> MemoryWrite:
+    ) -> MemoryWrite | None:
+        """Count one more sighting of the stored claim; ``None`` if its payload changed since it was read."""
         stamp = to_iso(now)
         update: dict[str, Any] = {"seen_count": int(stored.get("seen_count", 1)) + 1, "last_seen": stamp}
         if _is_better(result, stored):
@@ -198,7 +228,8 @@ class MemoryUpdater:
                 "timestamp": stamp,
                 "timestamp_ts": now.timestamp(),
             }
-        self._store.set_payload(point_id, update)
+        if not self._store.compare_and_set_payload(point_id, stored, update):
+            return None
         return MemoryWrite(
             id=point_id,
             inserted=False,

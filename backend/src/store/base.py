@@ -23,6 +23,12 @@ FLOAT_INDEXES: tuple[str, ...] = ("first_seen_ts",)
 #: "first seen in the last 24 h" count reads one. The embedded store indexes only these (each index of a
 #: Qdrant Edge segment maps ~3 MB of pages whatever its size; a verdict filter is cheap without one).
 RANGE_INDEXES: dict[str, str] = {"seen_count": "integer", "first_seen_ts": "float"}
+#: Payload field holding the version token of conditional writes, and how many recent tokens are kept
+#: beside it (``revs``) so a writer can tell that its own write took effect after another one followed it.
+REV_FIELD = "rev"
+REVS_FIELD = "revs"
+REVS_KEPT = 8
+
 #: Points searched by brute force before an embedded store's segment is worth an HNSW index: the store's
 #: optimizer threshold and the server's "index at startup" decision both derive from this one number.
 INDEXING_THRESHOLD_POINTS = 20_000
@@ -74,6 +80,25 @@ class ClaimStore(Protocol):
 
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
         """Merge fields into a point's payload."""
+        ...
+
+    def insert_if_absent(self, point: PointWrite) -> bool:
+        """Create the point unless one with its id exists; True when this call created it.
+
+        Several processes may insert the same new claim at once (instances sharing a Qdrant server): only
+        one creates it, the others learn it exists and count themselves in with
+        :meth:`compare_and_set_payload` instead of overwriting its count.
+        """
+        ...
+
+    def compare_and_set_payload(self, point_id: str, seen: dict[str, Any], update: dict[str, Any]) -> bool:
+        """Merge ``update`` into the payload only if it is still the version ``seen`` was read at; True
+        when this call's write took effect (read again and retry otherwise).
+
+        The version is the payload's ``rev`` (a random token each conditional write sets), so a
+        read-modify-write such as ``seen_count + 1`` loses no increment even between processes that share
+        no lock.
+        """
         ...
 
     def delete(self, ids: Sequence[str]) -> None:

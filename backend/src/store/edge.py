@@ -33,6 +33,7 @@ import os
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +43,13 @@ import numpy as np
 import qdrant_edge as qe
 
 from factmem.errors import StoreCorruptError, StoreError
-from factmem.store.base import INDEXING_THRESHOLD_POINTS, RANGE_INDEXES, PointWrite, StoredPoint
+from factmem.store.base import (
+    INDEXING_THRESHOLD_POINTS,
+    RANGE_INDEXES,
+    REV_FIELD,
+    PointWrite,
+    StoredPoint,
+)
 from factmem.store.builder_lock import stop_stale_builder
 from factmem.store.durability import StorageStatus, WriteGate
 from factmem.store.integrity import check_against_manifest, damaged, write_manifest
@@ -185,6 +192,7 @@ class EdgeClaimStore:
             os.close(self._lock_fd)
             raise
         # the shards beside this one (claims and evidence) fill the same disk
+        self._cas_lock = threading.Lock()
         self._gate = WriteGate(self.path, disk_reserve_bytes, holes_root=self.path.parent)
         self._stop_flusher = threading.Event()
         self._flusher: threading.Thread | None = None
@@ -284,6 +292,21 @@ class EdgeClaimStore:
         with _engine_errors("retrieve"):
             records = self._shard.retrieve(list(ids), True, False)
         return [StoredPoint(id=str(r.id), payload=dict(r.payload or {})) for r in records]
+
+    def insert_if_absent(self, point: PointWrite) -> bool:
+        with self._cas_lock:  # one process owns the shard: a lock makes the check and the write one step
+            if self.retrieve([point.id]):
+                return False
+            self.upsert([point])
+            return True
+
+    def compare_and_set_payload(self, point_id: str, seen: dict[str, Any], update: dict[str, Any]) -> bool:
+        with self._cas_lock:
+            current = self.retrieve([point_id])
+            if not current or current[0].payload.get(REV_FIELD) != seen.get(REV_FIELD):
+                return False
+            self.set_payload(point_id, update | {REV_FIELD: uuid.uuid4().hex[:12]})
+            return True
 
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
         self._gate.require_writable()

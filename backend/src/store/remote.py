@@ -12,19 +12,33 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import uuid
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from factmem.errors import StoreError
-from factmem.store.base import FLOAT_INDEXES, INTEGER_INDEXES, KEYWORD_INDEXES, PointWrite, StoredPoint
+from factmem.store.base import (
+    FLOAT_INDEXES,
+    INTEGER_INDEXES,
+    KEYWORD_INDEXES,
+    REV_FIELD,
+    REVS_FIELD,
+    REVS_KEPT,
+    PointWrite,
+    StoredPoint,
+)
 from factmem.store.durability import StorageStatus
 
 if TYPE_CHECKING:
     from qdrant_client import QdrantClient
 
 logger = logging.getLogger(__name__)
+
+
+def _new_rev() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 class QdrantServerClaimStore:
@@ -142,6 +156,39 @@ class QdrantServerClaimStore:
         with self._errors("retrieve"):
             records = self._client.retrieve(self.name, ids=list(ids), with_payload=True)
         return [StoredPoint(id=str(r.id), payload=dict(r.payload or {})) for r in records]
+
+    def insert_if_absent(self, point: PointWrite) -> bool:
+        token = _new_rev()
+        payload = point.payload | {REV_FIELD: token, REVS_FIELD: [token]}
+        struct = self._models.PointStruct(id=point.id, vector=point.vector.tolist(), payload=payload)
+        with self._errors("insert"):
+            self._client.upsert(
+                self.name, points=[struct], wait=True, update_mode=self._models.UpdateMode.INSERT_ONLY
+            )
+        return self._took_effect(point.id, token)
+
+    def compare_and_set_payload(self, point_id: str, seen: dict[str, Any], update: dict[str, Any]) -> bool:
+        models = self._models
+        token = _new_rev()
+        expected = seen.get(REV_FIELD)
+        version = (
+            models.FieldCondition(key=REV_FIELD, match=models.MatchValue(value=expected))
+            if expected is not None
+            else models.IsEmptyCondition(is_empty=models.PayloadField(key=REV_FIELD))
+        )
+        selector = models.Filter(must=[models.HasIdCondition(has_id=[point_id]), version])
+        revs = [token, *list(seen.get(REVS_FIELD) or [])][:REVS_KEPT]
+        with self._errors("conditional set_payload"):
+            self._client.set_payload(
+                self.name, payload=update | {REV_FIELD: token, REVS_FIELD: revs}, points=selector, wait=True
+            )
+        return self._took_effect(point_id, token)
+
+    def _took_effect(self, point_id: str, token: str) -> bool:
+        """Whether the write that set ``token`` applied: the server says nothing, so read it back (another
+        writer may already have followed it, hence the list of recent tokens)."""
+        found = self.retrieve([point_id])
+        return bool(found) and token in (found[0].payload.get(REVS_FIELD) or [])
 
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:
         with self._errors("set_payload"):
