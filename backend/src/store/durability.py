@@ -30,6 +30,8 @@ class StorageStatus:
 
     writable: bool
     reason: str | None = None
+    #: below the free-space reserve (507: make room); otherwise a refusal is a failing disk (503)
+    disk_full: bool = False
     disk_free_bytes: int | None = None
     #: free space minus the holes the store's files may still fill: what a write can really use
     disk_headroom_bytes: int | None = None
@@ -116,26 +118,28 @@ class WriteGate:
         with self._lock:
             free, headroom, failures = self._free, self._headroom, self.flush_failures
             read_only = self._read_only
+        disk_full = headroom is not None and headroom < self.reserve_bytes
         reason = None
         if read_only:
             reason = (
                 f"the filesystem under {self.directory} has turned read-only (an I/O error, or remounted); "
                 "writes are refused until it is writable again"
             )
-        elif failures:
-            reason = (
-                f"flushing to disk failed {failures} time(s) in a row ({self.last_flush_error}); writes are "
-                "refused until a flush succeeds (retried every flush interval)"
-            )
-        elif headroom is not None and headroom < self.reserve_bytes:
+        elif disk_full:  # first: a full disk also makes flushes fail (ENOSPC), and space is the remedy
             reason = (
                 f"disk almost full under {self.directory}: {free / _MB:.1f} MB free, of which "
                 f"{(free - headroom) / _MB:.1f} MB are promised to the stores' mapped files; writes need "
                 f"{self.reserve_bytes / _MB:.0f} MB beyond that (DISK_RESERVE_MB); free space to resume"
             )
+        elif failures:
+            reason = (
+                f"flushing to disk failed {failures} time(s) in a row ({self.last_flush_error}); writes are "
+                "refused until a flush succeeds (retried every flush interval)"
+            )
         return StorageStatus(
             writable=reason is None,
             reason=reason,
+            disk_full=disk_full and not read_only,
             disk_free_bytes=free,
             disk_headroom_bytes=headroom,
             disk_reserve_bytes=self.reserve_bytes,
@@ -150,8 +154,7 @@ class WriteGate:
         """
         status = self.status(fresh=probe)
         if not status.writable:
-            disk_full = status.flush_failures == 0 and not self._read_only
-            raise StoreUnavailableError(status.reason or "store not writable", disk_full=disk_full)
+            raise StoreUnavailableError(status.reason or "store not writable", disk_full=status.disk_full)
         if probe:
             self._probe()
 
