@@ -6,7 +6,6 @@
 const HEALTH_EVERY_MS = 2000;
 const HEALTH_DOWN_EVERY_MS = 5000;
 const CHART_SECONDS = 300;
-const MAX_CLAIMS = 10;
 const MAX_RETRIES = 6;
 
 const $ = (id) => document.getElementById(id);
@@ -174,28 +173,33 @@ function resultCard(item) {
     result.evidence_summary ? el("p", { class: "hint" }, "Evidence: " + result.evidence_summary) : null);
 }
 
+function summaryLine(summary) {
+  // A text making several claims: the server split it and checked each (up to its MAX_CLAIMS_PER_REQUEST).
+  const v = summary.verdicts || {};
+  let text = "This text makes " + summary.claims + " claims: overall " + summary.overall_verdict + " (" +
+    (v.True || 0) + " true, " + (v.False || 0) + " false, " + (v.Uncertain || 0) + " uncertain).";
+  if (summary.skipped_claims) text += " " + summary.skipped_claims + " more were found but not checked: send them separately.";
+  return el("p", { class: "summary" }, text);
+}
+
 async function onSubmit(event) {
   event.preventDefault();
-  const lines = $("claim").value.split("\n").map((l) => l.trim()).filter(Boolean);
-  if (lines.length === 0) { setStatus("Type a claim to check.", "error"); $("claim").focus(); return; }
-  if (lines.length > MAX_CLAIMS) { setStatus("At most " + MAX_CLAIMS + " claims at once.", "error"); return; }
+  const text = $("claim").value.trim();
+  if (!text) { setStatus("Type a claim to check.", "error"); $("claim").focus(); return; }
   const results = $("results");
   results.replaceChildren();
   $("check").disabled = true;
-  let failed = 0;
+  setStatus("Checking…");
   try {
-    for (const [index, line] of lines.entries()) {
-      setStatus(lines.length > 1 ? "Checking " + (index + 1) + " of " + lines.length + "…" : "Checking…");
-      try {
-        const body = await verifyOne(line);
-        const items = Array.isArray(body.claims) && body.claims.length ? body.claims : [body];
-        for (const item of items) results.append(resultCard(item));
-      } catch (error) {
-        failed += 1;
-        results.append(el("article", { class: "result failed" }, el("h3", {}, line), el("p", { class: "error" }, error.message)));
-      }
-    }
-    setStatus(failed ? failed + " of " + lines.length + " could not be checked." : "Done.", failed ? "error" : "ok");
+    // One request: the server splits a text that makes several claims (sentences, line breaks, "and"…).
+    const body = await verifyOne(text);
+    const several = Array.isArray(body.claims) && body.claims.length > 0;
+    if (several && body.summary) results.append(summaryLine(body.summary));
+    for (const item of several ? body.claims : [body]) results.append(resultCard(item));
+    setStatus("Done.", "ok");
+  } catch (error) {
+    results.append(el("article", { class: "result failed" }, el("p", { class: "error" }, error.message)));
+    setStatus("Could not check it.", "error");
   } finally {
     $("check").disabled = false;
     refreshTopClaims();
