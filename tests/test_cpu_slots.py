@@ -97,3 +97,34 @@ def test_run_holds_a_slot_in_a_worker_thread_and_refuses_when_full() -> None:
         assert slots.free == 1
 
     asyncio.run(scenario())
+
+
+def test_a_new_request_waits_in_a_bounded_line_then_is_refused() -> None:
+    async def scenario() -> list[str]:
+        slots = CpuSlots(1)
+        assert slots.try_acquire()
+        outcomes: list[str] = []
+
+        async def newcomer(name: str, wait_s: float) -> None:
+            try:
+                outcomes.append(await slots.run(lambda: name, on_full=Full, max_waiting=1, wait_s=wait_s))
+            except Full:
+                outcomes.append(f"{name} refused")
+
+        waiting = asyncio.create_task(newcomer("served", 5.0))
+        await asyncio.sleep(0.01)
+        await newcomer("second in line", 5.0)  # the line holds one: refused at once
+        await newcomer("no patience", 0.0)
+        slots.release()  # the first in line gets the slot
+        await waiting
+        assert slots.try_acquire()
+        await newcomer("timed out", 0.05)
+        slots.release()
+        return outcomes
+
+    assert asyncio.run(scenario()) == [
+        "second in line refused",
+        "no patience refused",
+        "served",
+        "timed out refused",
+    ]

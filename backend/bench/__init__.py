@@ -22,4 +22,5 @@ tests start their servers with the same launcher.
     bench_report       the benchmark's printed summary
     benchmark_command  the benchmark's command line (backend/benchmark.py)
     provider_servers   scripted LLM (chat completions), Tavily and SearXNG servers on loopback
+    providers_phase    the benchmark's phase with those providers: bursts of misses, hits meanwhile, memory
 """

@@ -29,6 +29,10 @@ class Counts:
     obvious_claims: int = 10_000
     obvious_requests: int = 1_000
     health_every: int = 25
+    provider_bursts: int = 5
+    burst_misses: int = 64
+    provider_delay_s: float = 2.0
+    provider_quiet_s: float = 4.0
 
 
 FULL = Counts()
@@ -43,6 +47,7 @@ QUICK = Counts(
     big_latency_requests=50,
     obvious_claims=2_000,
     obvious_requests=300,
+    provider_bursts=2,
 )
 
 

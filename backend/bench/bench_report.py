@@ -7,6 +7,7 @@ from typing import Any
 
 from factmem_bench.bench_config import FULL
 from factmem_bench.bench_data import SYNTHETIC_NOTE
+from factmem_bench.providers_phase import summary_lines as providers_summary
 from factmem_bench.server import REPO_ROOT
 from factmem_bench.targets import value_at
 
@@ -137,6 +138,7 @@ def render(report: dict[str, Any]) -> str:
         lines += _render_100k(big)
     if (obvious := report.get("obvious_stack")) and "comparison" in report:
         lines += _render_obvious(obvious, report["comparison"], counts["concurrency"])
+    lines += providers_summary(report)
     lines += ["", f"{'target':<48}{'goal':>14}{'measured':>14}  status"]
     for row in report["targets"]:
         goal = f"{'≤' if row['op'] == '<=' else '≥'} {row['limit']:g} {row['unit']}"

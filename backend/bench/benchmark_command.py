@@ -23,6 +23,7 @@ from factmem_bench.command_line import positive_int, stop_cleanly_on_sigterm
 from factmem_bench.mix import BASE_POOL_SIZE, SEED_CLAIMS, load_base_claims
 from factmem_bench.obvious import obvious_side, phase_obvious
 from factmem_bench.phases import Context, factmem_side, phase_100k, phase_memory, phases_10k
+from factmem_bench.providers_phase import phase_providers
 from factmem_bench.targets import compare_stacks, evaluate_targets, target_values
 
 
@@ -59,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--skip-100k", action="store_true", help="skip phase 6 (the large store)")
     run.add_argument("--skip-obvious", action="store_true", help="skip phase 7 (the obvious stack)")
+    run.add_argument(
+        "--skip-providers", action="store_true", help="skip phase 8 (loopback LLM and web search)"
+    )
     counts = parser.add_argument_group("counts (defaults: full run; --quick scales them down)")
     counts.add_argument("--claims", type=positive_int, help=f"claims loaded (full: {FULL.claims})")
     counts.add_argument(
@@ -83,6 +87,16 @@ def build_parser() -> argparse.ArgumentParser:
     counts.add_argument(
         "--obvious-claims", type=positive_int, help="claims in the obvious stack (= --claims)"
     )
+    counts.add_argument(
+        "--provider-bursts", type=positive_int, help=f"bursts of misses in phase 8 ({FULL.provider_bursts})"
+    )
+    counts.add_argument(
+        "--burst-misses", type=positive_int, help=f"concurrent misses per burst ({FULL.burst_misses})"
+    )
+    counts.add_argument(
+        "--provider-delay-s", type=float, help=f"seconds each provider takes ({FULL.provider_delay_s})"
+    )
+    counts.add_argument("--provider-quiet-s", type=float, help=argparse.SUPPRESS)
     counts.add_argument(
         "--obvious-requests",
         type=positive_int,
@@ -129,6 +143,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
         "quick": args.quick,
         "skip_100k": args.skip_100k,
         "skip_obvious": args.skip_obvious,
+        "skip_providers": args.skip_providers,
         "max_minutes": args.max_minutes,
         "seed": args.seed,
     }
@@ -140,6 +155,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
             ("10k", phases_10k, True),
             ("100k", phase_100k, not args.skip_100k),
             ("obvious", phase_obvious, not args.skip_obvious),
+            ("providers", phase_providers, not args.skip_providers),
         ]
         for name, phase, wanted in phases:
             if not wanted:

@@ -10,7 +10,7 @@ Each protocol answers from a queue of scripted ``Reply`` values (status, JSON or
 falling back to a default reply or a function of the request; every request is recorded (path, headers,
 JSON body) so tests can check what the service sent. The server runs under uvicorn in a thread of the
 calling process (``ProviderServer``) or on its own (``python -m factmem_bench.provider_servers --port N
---delay 2``).
+--delay 2``, what the benchmark's providers phase starts), answering ``GET /health`` for launchers.
 
 Used by the tests and the benchmark; the service never imports it.
 """
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import threading
 import time
 from collections import deque
@@ -212,6 +213,7 @@ class ProviderApp:
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/search", self._tavily, methods=["POST"]),
                 Route("/searxng/search", self._searxng, methods=["GET"]),
+                Route("/health", self._health, methods=["GET"]),
             ]
         )
 
@@ -245,6 +247,9 @@ class ProviderApp:
         if reply.delay_s:
             await asyncio.sleep(reply.delay_s)
         return reply.response()
+
+    async def _health(self, request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
 
     async def _chat(self, request: Request) -> Response:
         return await self._answer("llm", self.llm, request)
@@ -310,9 +315,11 @@ class ProviderServer(ProviderApp):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Scripted LLM + search providers on loopback.")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")) or None, required=False)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before every answer")
     args = parser.parse_args()
+    if not args.port:
+        parser.error("--port (or PORT in the environment) is required")
     provider = ProviderApp(delay_s=args.delay)
     uvicorn.run(provider.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 

@@ -39,6 +39,9 @@ class Admission:
         slots: the CPU slots verifications hold while they compute.
         retry_after_s: the ``Retry-After`` of every refusal (``RETRY_AFTER_S``).
         observer: told about every refusal.
+        max_queued: new verifications that may wait for a CPU slot (``MAX_QUEUED_REQUESTS``): one waiting
+            holds only its request body, so a burst is served in turn instead of refused.
+        max_queue_wait_s: the longest one waits (``MAX_QUEUE_WAIT_S``) before it is refused.
     """
 
     def __init__(
@@ -48,9 +51,13 @@ class Admission:
         *,
         retry_after_s: int,
         observer: RefusalObserver | None = None,
+        max_queued: int = 0,
+        max_queue_wait_s: float = 0.0,
     ) -> None:
         self.guard = guard
         self.slots = slots
+        self.max_queued = max_queued
+        self.max_queue_wait_s = max_queue_wait_s
         self.retry_after_s = retry_after_s
         self.observer = observer
         self.admitted = 0
@@ -72,7 +79,8 @@ class Admission:
     async def run_new_verification(self, work: Callable[[], T]) -> T:
         """Admit a new verification and run its first CPU work, or raise ``OverloadedError``.
 
-        A CPU slot first, without waiting (a queue would only grow); then, in the worker thread that holds
+        A CPU slot first: at once if one is free, else in a short, bounded line (``max_queued`` waiting,
+        each at most ``max_queue_wait_s``; beyond either, refused); then, in the worker thread that holds
         it, room in memory (checking may run a cleanup, which must not hold up the event loop); then
         ``work``. A request refused for memory gives its slot straight back.
         """
@@ -87,7 +95,9 @@ class Admission:
         def no_free_slot() -> OverloadedError:
             return self.refuse("concurrency", "too many concurrent verifications; retry shortly")
 
-        return await self.slots.run(admitted_work, on_full=no_free_slot)
+        return await self.slots.run(
+            admitted_work, on_full=no_free_slot, max_waiting=self.max_queued, wait_s=self.max_queue_wait_s
+        )
 
     async def run_returning_verification(self, work: Callable[[], T]) -> T:
         """Run the last CPU work of a verification coming back from a remote provider.

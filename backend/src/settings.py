@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     max_concurrent_requests: int = Field(8, ge=1, le=256)
+    max_queued_requests: int = Field(64, ge=0, le=4_096)
+    max_queue_wait_s: float = Field(2.0, ge=0.0, le=60.0)
     max_body_bytes: int = Field(16_384, ge=1_024)
     max_header_bytes: int = Field(16_384, ge=1_024, le=65_536)
     request_read_timeout_s: float = Field(5.0, gt=0.0, le=300.0)
@@ -124,7 +126,7 @@ class Settings(BaseSettings):
     provider_breaker_failures: int = Field(5, ge=1, le=1_000)
     provider_breaker_cooldown_s: float = Field(30.0, gt=0.0, le=3_600.0)
     max_outbound_waiting: int = Field(64, ge=1, le=4_096)
-    http_max_connections: int = Field(32, ge=1, le=1_024)
+    http_max_connections: int = Field(64, ge=1, le=1_024)
 
     # --- admin ---
     admin_api_key: SecretStr | None = None

@@ -193,6 +193,7 @@ def test_no_free_verification_slot_is_503(
     app: tuple[TestClient, Service], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     client, service = app
+    monkeypatch.setattr(service.admission, "max_queue_wait_s", 0.2)  # the line's wait, shortened
     slots = service.admission.slots
     for _ in range(slots.total):
         assert slots.try_acquire()
@@ -205,3 +206,20 @@ def test_no_free_verification_slot_is_503(
     assert "retry-after" in response.headers
     assert "concurrent" in response.json()["detail"]
     assert service.claim_store is not None and service.claim_store.count() == 0
+
+
+def test_a_request_waits_in_line_for_a_slot_that_frees_up(app: tuple[TestClient, Service]) -> None:
+    client, service = app
+    slots = service.admission.slots
+    for _ in range(slots.total):
+        assert slots.try_acquire()
+    def release_all() -> None:
+        for _ in range(slots.total):
+            slots.release()
+
+    # released on the app's event loop, where slots live (the test client's portal runs it there)
+    freed = threading.Timer(0.3, lambda: client.portal.call(release_all))  # type: ignore[union-attr]
+    freed.start()
+    response = client.post("/verify", json=CLAIM)
+    freed.join()
+    assert response.status_code == 200, "a short wait for a slot, not a refusal"

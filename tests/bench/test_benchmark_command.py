@@ -82,6 +82,10 @@ def test_quick_run_writes_every_section(tmp_path: Path) -> None:
         "--throughput-requests", "30",
         "--skip-100k",
         "--skip-obvious",
+        "--provider-bursts", "1",
+        "--burst-misses", "6",
+        "--provider-delay-s", "0.3",
+        "--provider-quiet-s", "0.5",
         "--max-minutes", "3",
         "--out", str(out),
     ]  # fmt: skip
@@ -93,6 +97,13 @@ def test_quick_run_writes_every_section(tmp_path: Path) -> None:
     assert report["complete"] is True and report["failures"] == []
     for key in ("meta", "args", "counts", "data", "startup", "steady", "load", "latency_c1", "throughput"):
         assert key in report, key
+    providers = report["providers"]
+    [burst] = providers["with_providers"]["bursts"]
+    assert burst["statuses"] == {"200": 6}
+    assert burst["verdict_by"] == {"llm:scripted-bench-model": 6}, "every miss judged by the loopback LLM"
+    assert burst["meanwhile"]["cache_hit_ms"]["count"] > 0
+    assert providers["local"]["bursts"][0]["verdict_by"] == {"local": 6}
+    assert providers["rss_above_local_mb"] is not None
     assert "claims_100k" not in report and "obvious_stack" not in report
     assert report["data"]["points"] >= 300
     assert report["startup"]["to_health_s"] <= report["startup"]["to_ready_s"]

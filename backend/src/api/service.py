@@ -63,6 +63,8 @@ class Service:
             CpuSlots(settings.max_concurrent_requests),
             retry_after_s=settings.retry_after_s,
             observer=observer,
+            max_queued=settings.max_queued_requests,
+            max_queue_wait_s=settings.max_queue_wait_s,
         )
         self.verifier: Verifier | None = None
         self._warmup: threading.Thread | None = None
