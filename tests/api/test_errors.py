@@ -213,6 +213,7 @@ def test_a_request_waits_in_line_for_a_slot_that_frees_up(app: tuple[TestClient,
     slots = service.admission.slots
     for _ in range(slots.total):
         assert slots.try_acquire()
+
     def release_all() -> None:
         for _ in range(slots.total):
             slots.release()
