@@ -113,11 +113,17 @@ def test_slow_and_idle_sockets_lock_no_one_out_and_are_closed(bounded_server: Ru
     finally:
         stop.set()
         dribbler.join()
+    print(
+        f"70 slow sockets: {len(statuses)} requests answered, statuses {sorted({c for _, c, _ in statuses})}"
+    )
     assert statuses and all(code == 200 for _, code, _ in statuses), statuses
     # every slow socket was answered 408 or closed (the cap evicts the oldest), none is still open
     outcomes = [_read_response(sock, timeout=READ_TIMEOUT_S + 3)[0] for sock in slow]
     for sock in slow:
         sock.close()
+    print(
+        f"slow sockets: {outcomes.count(408)} answered 408, {outcomes.count(0)} closed by the connection cap"
+    )
     assert set(outcomes) <= {0, 408}, outcomes
     assert outcomes.count(408) >= 70 - MAX_CONNECTIONS
 
@@ -161,6 +167,7 @@ def test_huge_heads_leave_rss_flat_inside_a_256_mb_cgroup(tmp_path: Path) -> Non
                 statuses = [_send_huge_head(_address(server), 32 * 1024 * 1024) for _ in range(6)]
                 rss_after = status_kb(pid, "VmRSS")
                 assert http.get("/health").status_code == 200
+            print(f"6 x 32 MB heads in 256 MB: statuses {statuses}, RSS {rss_before} -> {rss_after} kB")
             assert server.process.poll() is None
             assert oom_kills(group) == 0
             assert set(statuses) <= {0, 431} and 431 in statuses, statuses
