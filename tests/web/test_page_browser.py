@@ -182,3 +182,61 @@ def test_with_the_server_down_the_page_says_it_cannot_reach_it(page: object, tmp
     page.locator("#server-state.error").wait_for(timeout=15_000)  # type: ignore[attr-defined]
     assert "unreachable" in page.locator("#server-state").inner_text()  # type: ignore[attr-defined]
     screenshot(page, "page-down.png")
+
+
+# Every visible text node's colour against the first opaque background behind it (WCAG 2 contrast ratio).
+CONTRAST_FAILURES_JS = """() => {
+  const rgb = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.9)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const failures = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el.getClientRects().length) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden") continue;
+    const a = lum(rgb(style.color).slice(0, 3)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
+    const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < needed) failures.push(node.textContent.trim().slice(0, 40) + " " + ratio.toFixed(2));
+  }
+  return failures;
+}"""
+
+UNLABELLED_CONTROLS_JS = """() => [...document.querySelectorAll("input, textarea, select, button")]
+  .filter((el) => !(el.labels && el.labels.length) && !el.textContent.trim())
+  .filter((el) => !el.getAttribute("aria-label"))
+  .map((el) => el.id || el.outerHTML.slice(0, 60))"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_and_labels_meet_wcag_aa(browser: object, seeded: RunningServer, scheme: str) -> None:
+    context = browser.new_context(color_scheme=scheme)  # type: ignore[attr-defined]
+    try:
+        page = context.new_page()
+        page.goto(seeded.url + "/")
+        page.locator("#key-box summary").click()  # the key field is checked too
+        check(page, "Vaccines cause autism.\nEinstein failed math in school.")
+        page.locator("#status.ok").wait_for()
+        page.locator("#top-claims .tag").first.wait_for()
+        assert page.evaluate(CONTRAST_FAILURES_JS) == []
+        assert page.evaluate(UNLABELLED_CONTROLS_JS) == []
+        assert page.evaluate("document.documentElement.lang") == "en"
+        # The check can fail: text in the page's own background colour.
+        page.evaluate(
+            "document.querySelector('.tagline').style.color = getComputedStyle(document.body).backgroundColor"
+        )
+        assert any(f.startswith("Checks claims against") for f in page.evaluate(CONTRAST_FAILURES_JS))
+    finally:
+        context.close()
