@@ -198,7 +198,9 @@ def test_without_an_llm_web_passages_are_listed_and_cited_but_not_judged(
     }
     with running_app(tmp_path, **overrides) as (client, _):
         response = client.post("/verify", json={"raw_text": "The Quillmere bridge collapsed in 2023."})
+        metrics = client.get("/metrics").text
     assert response.status_code == 200
+    assert "tvly-test-0123456789abcdef" not in response.text + metrics, "the search key never leaves"
     body = response.json()
     result = body["verification_result"]
     snopes = web_passage_id("https://www.snopes.com/fact-check/quillmere-bridge/")
