@@ -19,6 +19,7 @@ from factmem.settings import Settings
 from factmem.store.base import ClaimStore
 from factmem.store.edge import EdgeClaimStore
 from factmem.store.remote import QdrantServerClaimStore
+from factmem_bench.provider_servers import ProviderServer
 from factmem_bench.server import FACTMEM_SERVER, FACTMEM_SETTINGS, RunningServer, WaitFor, start
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -116,6 +117,13 @@ def start_server(
     environment = {"DATA_DIR": str(data_dir), "LOG_LEVEL": "info"} | env
     # In the test's own session: a server dies with the test run whatever happens to it.
     return start(command, log_path=log_path, env=environment, wait_for=wait_for, new_session=False)
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[ProviderServer]:
+    """Scripted LLM (chat completions), Tavily and SearXNG servers on loopback, one per test module."""
+    with ProviderServer() as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

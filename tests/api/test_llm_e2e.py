@@ -44,12 +44,6 @@ HAWAII = claim_point_id(Normalizer().normalize("Barack Obama was born in Hawaii.
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[ProviderServer]:
-    with ProviderServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def llm_server(tmp_path_factory: pytest.TempPathFactory, provider: ProviderServer) -> Iterator[RunningServer]:
     base = tmp_path_factory.mktemp("llm-server")
     running = start_server(

@@ -40,12 +40,6 @@ INJECTED = (
 
 
 @pytest.fixture(scope="module")
-def provider() -> Iterator[ProviderServer]:
-    with ProviderServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def web_server(tmp_path_factory: pytest.TempPathFactory, provider: ProviderServer) -> Iterator[RunningServer]:
     base = tmp_path_factory.mktemp("web-server")
     running = start_server(

@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -27,12 +26,6 @@ from factmem_bench.provider_servers import ProviderServer, Reply, chat_reply, fr
 API_KEY = "sk-test-4f1c2b9e77aa0d6e"
 SCHEMA = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
 MESSAGES = [{"role": "system", "content": "answer JSON"}, {"role": "user", "content": '{"claim": "x"}'}]
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[ProviderServer]:
-    with ProviderServer() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)

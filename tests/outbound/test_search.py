@@ -6,7 +6,6 @@ What is sent, how results are bounded and cleaned, their ids and reliability, th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -33,12 +32,6 @@ TAVILY_KEY = "tvly-test-5e4d3c2b1a09f8e7"
 CLAIM = NormalizedClaim(
     "did u know the moon landing was faked", "The moon landing was faked.", "moon landing"
 )
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[ProviderServer]:
-    with ProviderServer() as server:
-        yield server
 
 
 @pytest.fixture(autouse=True)

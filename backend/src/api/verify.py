@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
 
 from fastapi import APIRouter, BackgroundTasks, Request, Response
 
 from factmem import reasoning_trace as trace
-from factmem.agents.base import EvidencePassage, NormalizedClaim
+from factmem.agents.base import EvidencePassage, NormalizedClaim, VerificationResult
 from factmem.api.deps import ClientDep, PipelineDep, ServiceDep
 from factmem.api.errors import request_id_of
 from factmem.api.schemas import (
@@ -33,17 +34,8 @@ def claim_out(verification: Verification) -> ClaimVerificationOut:
     return ClaimVerificationOut(
         normalized_claim=normalized_out(claim),
         cache_hit=verification.cache_hit,
-        verification_result=VerificationResultOut(
-            verdict=result.verdict,
-            confidence=result.confidence,
-            reasoning=result.reasoning,
-            explanation=result.explanation,
-            evidence_ids=list(result.evidence_ids),
-            evidence_summary=result.evidence_summary,
-            verdict_by=result.verdict_by,
-            fallback_reason=verification.fallback_reason,
-            reasoning_trace=list(verification.trace),
-            web_search_used=verification.web_search_used,
+        verification_result=result_out(
+            result, verification.fallback_reason, verification.trace, verification.web_search_used
         ),
         retrieved_evidence=[
             RetrievedEvidenceOut(
@@ -75,6 +67,23 @@ def claim_out(verification: Verification) -> ClaimVerificationOut:
         timestamp=write.timestamp,
         timings_ms=verification.timings_ms,
         provider_calls=[ProviderCallOut(**asdict(call)) for call in verification.provider_calls],
+    )
+
+
+def result_out(
+    result: VerificationResult, fallback_reason: str | None, steps: Sequence[str], web_search_used: bool
+) -> VerificationResultOut:
+    return VerificationResultOut(
+        verdict=result.verdict,
+        confidence=result.confidence,
+        reasoning=result.reasoning,
+        explanation=result.explanation,
+        evidence_ids=list(result.evidence_ids),
+        evidence_summary=result.evidence_summary,
+        verdict_by=result.verdict_by,
+        fallback_reason=fallback_reason,
+        reasoning_trace=list(steps),
+        web_search_used=web_search_used,
     )
 
 
@@ -123,22 +132,16 @@ def to_response(text: TextVerification, request_id: str) -> VerifyResponse:
         request_id=request_id,
         normalized_claim=normalized_out(text.split.text),
         cache_hit=all(c.cache_hit for c in claims),
-        verification_result=VerificationResultOut(
-            verdict=overall.verdict,
-            confidence=overall.confidence,
-            reasoning=overall.reasoning,
-            explanation=overall.explanation,
-            evidence_ids=list(overall.evidence_ids),
-            evidence_summary="",
-            verdict_by=overall.verdict_by,
-            fallback_reason="; ".join(
+        verification_result=result_out(
+            overall,
+            "; ".join(
                 f"claim {n}: {c.verification_result.fallback_reason}"
                 for n, c in enumerate(claims, start=1)
                 if c.verification_result.fallback_reason
             )
             or None,
-            reasoning_trace=[*text.trace, *(trace.claim_outcome(n, v) for n, v in enumerate(text.claims, 1))],
-            web_search_used=any(c.web_search_used for c in claims),
+            [*text.trace, *(trace.claim_outcome(n, v) for n, v in enumerate(text.claims, 1))],
+            any(c.web_search_used for c in claims),
         ),
         retrieved_evidence=list({m.id: m for c in claims for m in c.retrieved_evidence}.values()),
         web_search_results=list({r.id: r for results in web_ran for r in results}.values())
