@@ -8,8 +8,7 @@ Reads ../shared/eval/ next to the repository (never copied into it) and prints:
    hand-made negations come out "opposite";
 3. claim matching (tweet vs the fact-checked claim it repeats) and fact-check title vs claim: share "same"
    (a false "different" costs only a cache miss);
-4. throughput of compare_claims;
-5. the content-word substitution rule at each cap (how its cap of 2 was chosen).
+4. throughput of compare_claims.
 
 With the embedding model installed, sections 1 and 3 are also reported for the pairs the retriever would
 actually compare (cosine >= 0.85); pass --no-embed to skip that (it takes a minute or two on two cores).
@@ -21,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import re
 import sys
@@ -32,13 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from factmem import polarity
 from factmem.agents.normalizer import Normalizer
 from factmem.errors import InputError
 from factmem.polarity import ClaimRelation, _cached_claim_signature, claim_signature, compare_claims
 
 REPO = Path(__file__).resolve().parents[1]
-EVAL_DIR = REPO.parent / "shared" / "eval"
+EVAL_DIR = Path(os.environ.get("FACTMEM_EVAL_DIR", REPO.parent / "shared" / "eval"))
 SEED_FILE = REPO / "backend" / "src" / "data" / "seed_claims.jsonl"
 CACHE_COSINE = 0.85
 
@@ -255,34 +254,6 @@ def throughput_section() -> None:
     print(f"  Normalizer.normalize: {(time.perf_counter() - started) / len(texts) * 1e6:.0f} µs per claim")
 
 
-def ablation_section(sets: dict[str, tuple[Sequence[Pair], str]]) -> None:
-    """Contrast caught vs paraphrases kept, for each setting of the content-word substitution rule.
-
-    Reaches into factmem.polarity's private rule list on purpose: this is how its cap was chosen.
-    """
-    print("\n5. Content-word substitution rule: how many swapped words on each side make a pair 'different'")
-    header = "  setting      " + "  ".join(f"{name:>24s}" for name in sets)
-    print(header)
-    saved_rules, saved_cap = polarity._DIFFERENCE_RULES, polarity._MAX_SWAPPED_WORDS
-    settings: list[tuple[str, int | None]] = [("off", None), ("<= 1", 1), ("<= 2", 2), ("<= 3", 3)]
-    settings.append(("unlimited", 10**6))
-    try:
-        for label, cap in settings:
-            if cap is None:
-                polarity._DIFFERENCE_RULES = saved_rules[:-1]
-            else:
-                polarity._DIFFERENCE_RULES = saved_rules
-                polarity._MAX_SWAPPED_WORDS = cap
-            cells = []
-            for pairs, goal in sets.values():
-                same = sum(compare_claims(a, b).kind == "same" for a, b in pairs) / len(pairs)
-                cells.append(f"{(1 - same if goal == 'not-same' else same):24.1%}")
-            chosen = "  (chosen)" if cap == saved_cap else ""
-            print(f"  {label:11s}  " + "  ".join(cells) + chosen)
-    finally:
-        polarity._DIFFERENCE_RULES, polarity._MAX_SWAPPED_WORDS = saved_rules, saved_cap
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-embed", action="store_true", help="skip the cosine >= 0.85 subsets")
@@ -321,15 +292,6 @@ def main(argv: list[str] | None = None) -> int:
 
         throughput_section()
 
-        sets: dict[str, tuple[Sequence[Pair], str]] = {"contrast not-same": (contrast, "not-same")}
-        if close_contrast is not None and close_tweets is not None and close_titles is not None:
-            sets[f"contrast>={CACHE_COSINE} not-same"] = (close_contrast, "not-same")
-            sets[f"tweets>={CACHE_COSINE} same"] = (close_tweets, "same")
-            sets[f"titles>={CACHE_COSINE} same"] = (close_titles, "same")
-        else:
-            sets["tweets same"] = (tweets, "same")
-            sets["titles same"] = (titles, "same")
-        ablation_section(sets)
     return 0
 
 
