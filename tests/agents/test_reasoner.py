@@ -13,7 +13,8 @@ from factmem.agents.base import (
     Verdict,
     VerificationResult,
 )
-from factmem.agents.reasoner import LocalReasoner, ReasoningPolicy
+from factmem.agents.reasoner import CONTRADICTION_REASONING, LocalReasoner, ReasoningPolicy
+from factmem.polarity import ValueConflict
 from factmem.settings import Settings
 
 CLAIM = NormalizedClaim(original_text="x", normalized_text="X.", comparison_key="x")
@@ -28,6 +29,7 @@ def match(
     reliability: float = 0.9,
     age_days: float = 0.0,
     match_id: str = "m",
+    conflict: ValueConflict | None = None,
 ) -> MemoryMatch:
     decay = float(np.exp(-(age_days**2) / (2 * 90.0**2)))
     return MemoryMatch(
@@ -46,6 +48,7 @@ def match(
         timestamp="2026-01-01T00:00:00Z",
         relation=relation,
         relation_reason="",
+        conflict=conflict,
     )
 
 
@@ -91,19 +94,53 @@ def test_weak_evidence_is_uncertain() -> None:
     assert result.confidence == 0.0
 
 
-def test_consensus_weighs_similarity_reliability_and_decay() -> None:
+def test_a_related_claim_hands_over_no_verdict_but_is_listed() -> None:
+    """A same-looking match below the transfer similarity decides nothing; the answer lists it."""
+    result = reason(match("True", 0.80, match_id="a"), match("False", 0.75, "different", match_id="b"))
+    assert result.verdict == "Uncertain"
+    assert result.evidence_ids == ("a", "b")
+    assert "claim a" in result.explanation and "claim b" in result.explanation
+
+
+def test_the_closest_same_claim_decides() -> None:
+    result = reason(match("True", 0.88, match_id="a"), match("False", 0.97, match_id="b"))
+    assert result.verdict == "False"
+    assert result.evidence_ids == ("b",)
+
+
+HAWAII = ValueConflict("name", "Hawaii", "Kenya", "born in", single_valued=True)
+
+
+def test_a_true_claim_with_another_value_in_the_slot_contradicts() -> None:
+    result = reason(match("True", 0.93, "different", conflict=HAWAII, match_id="obama"))
+    assert result.verdict == "False"
+    assert result.reasoning.startswith(CONTRADICTION_REASONING)
+    assert result.evidence_ids == ("obama",)
+    assert "Hawaii" in result.explanation and "Kenya" in result.explanation
+
+
+@pytest.mark.parametrize(
+    ("verdict", "similarity", "conflict"),
+    [
+        ("False", 0.93, HAWAII),  # a false claim's value says nothing about another value
+        ("True", 0.70, HAWAII),  # too far from the claim to be about the same thing
+        ("True", 0.93, None),  # different in some other way than one value
+        ("True", 0.93, ValueConflict("name", "Hugh Jackman", "Meryl Streep", "stars")),  # one of many values
+    ],
+)
+def test_contradiction_needs_a_true_claim_a_close_match_and_one_changed_value(
+    verdict: Verdict, similarity: float, conflict: ValueConflict | None
+) -> None:
+    result = reason(match(verdict, similarity, "different", conflict=conflict))
+    assert result.verdict == "Uncertain"
+
+
+def test_the_same_claim_wins_over_a_contradiction() -> None:
     result = reason(
-        match("True", 0.82, match_id="a"),
-        match("True", 0.80, match_id="b"),
-        match("False", 0.70, reliability=0.3, age_days=400, match_id="c"),
+        match("True", 0.95, "different", conflict=HAWAII, match_id="a"), match("True", 0.90, match_id="b")
     )
     assert result.verdict == "True"
-    assert set(result.evidence_ids) == {"a", "b", "c"}
-
-
-def test_split_consensus_is_uncertain() -> None:
-    result = reason(match("True", 0.8, match_id="a"), match("False", 0.8, match_id="b"))
-    assert result.verdict == "Uncertain"
+    assert result.evidence_ids == ("b",)
 
 
 @pytest.mark.parametrize("age", [0.0, 90.0, 365.0])

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
+from factmem.polarity import ValueConflict
+
 if TYPE_CHECKING:
     from factmem.outbound.deadline import Deadline
     from factmem.outbound.usage import CallLog
@@ -61,6 +63,9 @@ class MemoryMatch:
     relation_reason: str
     #: Who produced the stored verdict: ``curated`` (a person's fact-check), ``llm:<model>`` or ``local``.
     verdict_by: str = "local"
+    #: For a "different" claim that changes only one value after the same subject ("born in Hawaii" vs
+    #: "born in Kenya"): that value, which the contradiction rule of the reasoner reads.
+    conflict: ValueConflict | None = None
 
 
 @dataclass(frozen=True)

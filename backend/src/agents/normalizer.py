@@ -145,7 +145,8 @@ _CHAT_SUFFIX = re.compile(
 )
 
 _SUFFIX_WINDOW = 40  # chat suffixes are short: look only at the tail (the loop strips repeats)
-_BANG_RUN = re.compile(r"[!?]*![!?]*|\?{2,}")  # any run containing "!", or "??"+
+# Any run containing "!", or "??"+; a "1" typed for "!" in a run ("!!!1", "!!1!") is part of the run.
+_BANG_RUN = re.compile(r"[!?]*![!?]*(?:1+(?=[!?]|\s*$)[!?]*)*|\?{2,}")
 _ELLIPSIS = re.compile(r"(?:…|\.{2,})\s*")
 _REPEATED_MARK = re.compile(r"([,;:])(?:\s*\1)+")
 _LEADING_JUNK = re.compile(r"^[\s,;:.!?…\-–—|*~]+")
