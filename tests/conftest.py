@@ -23,6 +23,8 @@ from factmem_bench.provider_servers import ProviderServer
 from factmem_bench.server import FACTMEM_SERVER, FACTMEM_SETTINGS, RunningServer, WaitFor, start
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# The shared evaluation data beside the checkout (FACTMEM_EVAL_DIR points elsewhere, e.g. from a worktree).
+EVAL_DIR = Path(os.environ.get("FACTMEM_EVAL_DIR", REPO_ROOT.parent / "shared" / "eval"))
 ADMIN_KEY = "test-admin-key-0123456789"
 
 

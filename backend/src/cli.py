@@ -3,6 +3,7 @@
     python -m factmem ingest FILE            curated claims (JSONL or CSV) into the claim memory
     python -m factmem ingest-evidence FILE   evidence passages into the evidence collection
     python -m factmem build-index            build the vector index now (the server must be stopped)
+    python -m factmem reindex                give a memory made before hybrid retrieval its BM25 vectors
     python -m factmem stats                  counts of the stores
     python -m factmem export [--output FILE] every claim and passage as JSONL (a backup; no vectors)
     python -m factmem import FILE            an export back in, re-embedded with this process's model
@@ -105,6 +106,28 @@ def _stats(settings: Settings) -> int:
     return 0
 
 
+def _reindex(settings: Settings) -> int:
+    if settings.qdrant_url:
+        print(
+            "error: reindex copies an embedded shard; for a Qdrant server, export and re-ingest the claims "
+            "into a new collection (it is created with sparse vectors)",
+            file=sys.stderr,
+        )
+        return 2
+    from factmem.store.reindex import reindex_edge_shard
+
+    path = settings.data_dir / "qdrant-edge" / settings.claims_collection
+    if not path.is_dir():
+        print(f"error: no claim memory at {path}", file=sys.stderr)
+        return 2
+    with tqdm(unit="point", desc=f"reindex {path.name}", file=sys.stderr) as bar:
+        copied, backup = reindex_edge_shard(
+            path, name=settings.claims_collection, dim=MINILM_INT8.dim, progress=bar.update
+        )
+    print(json.dumps({"points": copied, "reindexed": backup is not None, "old_shard": str(backup or "")}))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m factmem", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -113,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("file", help="path to a .jsonl or .csv file")
         sub.add_argument("--no-index", action="store_true", help="skip building the vector index afterwards")
     commands.add_parser("build-index", help="build the vector index (stop the server first)")
+    commands.add_parser(
+        "reindex", help="add BM25 sparse vectors to a memory made without them (stop the server)"
+    )
     commands.add_parser("stats", help="print store counts")
     export = commands.add_parser("export", help="write every claim and evidence passage as JSONL")
     export.add_argument("--output", "-o", default="-", help="file to write (default: standard output)")
@@ -182,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _import(args, settings)
         if args.command == "prepare-model":
             return _prepare_model(settings)
+        if args.command == "reindex":
+            return _reindex(settings)
         return _stats(settings)
     except FactmemError as exc:
         print(f"error: {exc}", file=sys.stderr)

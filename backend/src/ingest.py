@@ -50,6 +50,8 @@ class CuratedClaim(BaseModel):
     date: dt.date | None = None
     source: str | None = Field(None, max_length=200)
     confidence: float | None = Field(None, ge=0.0, le=1.0)
+    #: The fact-check's headline, which often names what the claim only describes (searched by words).
+    title: str | None = Field(None, max_length=500)
 
     _numbers_not_bools = field_validator("source_reliability", "confidence", mode="before")(reject_bool)
 
@@ -204,6 +206,7 @@ def _ingest_claim_batch(
             source_date=item.date.isoformat() if item.date else None,
             origin=origin,
             embedding_model=pipeline.embedder.model_id,
+            title=item.title,
         )
         previous = existing.get(point_id)
         if previous is not None:

@@ -67,17 +67,20 @@ class Settings(BaseSettings):
 
     # --- retrieval, cache and memory update ---
     top_k: int = Field(10, ge=1, le=50)
-    cache_similarity_threshold: float = Field(0.85, ge=0.0, le=1.0)
+    cache_similarity_threshold: float = Field(0.30, ge=0.0, le=1.0)
     cache_max_age_days: float = Field(30.0, ge=0.0)
     decay_sigma_days: float = Field(90.0, gt=0.0)
     dedup_similarity_threshold: float = Field(0.90, ge=0.0, le=1.0)
+    hybrid_retrieval: bool = True
+    rerank: bool = True
     vector_cache_size: int = Field(256, ge=0, le=100_000)
 
     # --- reasoning ---
-    strong_match_similarity: float = Field(0.85, ge=0.0, le=1.0)
+    strong_match_similarity: float = Field(0.30, ge=0.0, le=1.0)
     min_evidence_similarity: float = Field(0.70, ge=0.0, le=1.0)
     uncertain_below_confidence: float = Field(0.5, ge=0.0, le=1.0)
     opposite_polarity_confidence_factor: float = Field(0.8, ge=0.0, le=1.0)
+    contradiction_similarity: float = Field(0.75, ge=0.0, le=1.0)
 
     # --- input limits ---
     max_claim_chars: int = Field(2_000, ge=10, le=10_000)

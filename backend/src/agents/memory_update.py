@@ -71,6 +71,7 @@ def new_claim_payload(
     origin: str = "verified",
     seen_count: int = 1,
     embedding_model: str = "",
+    title: str | None = None,
 ) -> dict[str, Any]:
     """The payload of a new claim record; the single definition of the stored schema.
 
@@ -80,6 +81,7 @@ def new_claim_payload(
     stamp = to_iso(now)
     return {
         "claim_text": claim.normalized_text,
+        "title": title,
         "comparison_key": claim.comparison_key,
         "original_text": claim.original_text,
         "verdict": result.verdict,

@@ -9,6 +9,7 @@ therefore needs high similarity, a recent verdict that is not Uncertain, and the
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -22,11 +23,15 @@ from factmem.agents.base import MemoryMatch, NormalizedClaim, Retrieval
 from factmem.agents.memory_update import CURATED, verdict_producer
 from factmem.embeddings import Embedder
 from factmem.polarity import ClaimRelation, ClaimSignature, claim_signature, compare_claims
+from factmem.rerank import RerankModel
 from factmem.store.base import ClaimStore, StoredPoint
+from factmem.store.lexical import Fusion
 from factmem.time_decay import age_days, time_decayed_score, utc_now
 
 if TYPE_CHECKING:
     from factmem.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,10 @@ class RetrievalPolicy:
     relation_floor: float
     #: Vectors of recently seen normalized claims kept for repeats (bounded; 0 turns it off).
     vector_cache_size: int
+    #: Dense + BM25 candidates fused by rank (used when the store has sparse vectors); None: dense only.
+    fusion: Fusion | None = None
+    #: Orders the fused candidates (``factmem.rerank``); None keeps the order of similarity.
+    reranker: RerankModel | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetrievalPolicy:
@@ -55,9 +64,23 @@ class RetrievalPolicy:
                 settings.cache_similarity_threshold,
                 settings.dedup_similarity_threshold,
                 settings.strong_match_similarity,
+                settings.contradiction_similarity,
             ),
             vector_cache_size=settings.vector_cache_size,
+            **_hybrid_from_settings(settings),
         )
+
+
+def _hybrid_from_settings(settings: Settings) -> dict[str, object]:
+    """The fusion and re-ranker of ``HYBRID_RETRIEVAL`` and ``RERANK`` (the model is read here, once)."""
+    if not settings.hybrid_retrieval:
+        return {}
+    # the re-ranker was trained behind a given fusion (its candidates are what it learned to order)
+    reranker = RerankModel.load() if settings.rerank else None
+    return {
+        "fusion": reranker.fusion if reranker else Fusion(candidates=settings.top_k),
+        "reranker": reranker,
+    }
 
 
 class VectorCache:
@@ -100,16 +123,41 @@ class Retriever:
         self._embedder = embedder
         self.policy = policy
         self._vectors = VectorCache(policy.vector_cache_size)
+        if policy.fusion is not None and not store.hybrid:
+            logger.warning(
+                "claim memory %r has no BM25 sparse vectors (made before hybrid retrieval): searching by "
+                "meaning only; stop the server and run `python -m factmem reindex` to add them",
+                store.name,
+            )
 
     def retrieve(self, claim: NormalizedClaim, *, now: datetime | None = None) -> Retrieval:
         """Embed the claim once, search the memory, score matches and pick a cache hit if there is one."""
         now = now or utc_now()
         vector = self._vectors.get_or_compute(claim.normalized_text, self._embedder.embed_one)
-        points = self._store.search(vector, self.policy.top_k)
+        points = self._candidates(claim, vector)
         signature = claim_signature(claim.normalized_text)
         matches = [self._to_match(point, claim, signature, now) for point in points]
-        matches.sort(key=lambda m: m.time_decayed_score, reverse=True)
+        if not self._reranked:
+            matches.sort(key=lambda m: m.time_decayed_score, reverse=True)
         return Retrieval(vector=vector, matches=tuple(matches), cache_hit=self._cache_hit(matches))
+
+    @property
+    def _hybrid(self) -> bool:
+        return self.policy.fusion is not None and self._store.hybrid
+
+    @property
+    def _reranked(self) -> bool:
+        return self._hybrid and self.policy.reranker is not None
+
+    def _candidates(self, claim: NormalizedClaim, vector: np.ndarray) -> list[StoredPoint]:
+        """Dense search, or hybrid candidates (re-ranked when a model is set), best first, at most top_k."""
+        fusion = self.policy.fusion
+        if fusion is None or not self._store.hybrid:
+            return self._store.search(vector, self.policy.top_k)
+        points = self._store.hybrid_search(vector, claim.normalized_text, fusion)
+        if self.policy.reranker is not None:
+            points = self.policy.reranker.rerank(claim.normalized_text, points)
+        return points[: self.policy.top_k]
 
     def _to_match(
         self, point: StoredPoint, claim: NormalizedClaim, signature: ClaimSignature, now: datetime
@@ -123,7 +171,7 @@ class Retriever:
             floor = self.policy.relation_floor
             relation = ClaimRelation(kind="unrelated", reason=f"similarity below {floor}")
         else:
-            relation = compare_claims(signature, str(payload.get("claim_text", "")))
+            relation = compare_claims(str(payload.get("claim_text", "")), signature)
         return MemoryMatch(
             id=point.id,
             claim_text=str(payload.get("claim_text", "")),
@@ -141,6 +189,7 @@ class Retriever:
             relation=relation.kind,
             relation_reason=relation.reason,
             verdict_by=verdict_producer(payload),
+            conflict=relation.conflict,
         )
 
     def _cache_hit(self, matches: list[MemoryMatch]) -> MemoryMatch | None:

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from factmem.store.durability import StorageStatus
+from factmem.store.lexical import Fusion
 
 #: Payload fields with an index on a Qdrant server: keyword filters and ordering/range queries stay cheap at
 #: 100k points.
@@ -45,11 +46,17 @@ class PointWrite:
 
 @dataclass(frozen=True)
 class StoredPoint:
-    """A point read back from a store (``score`` only for searches)."""
+    """A point read back from a store (``score``, the cosine similarity, only for searches).
+
+    A hybrid search also gives ``lexical_score`` (BM25 with IDF; 0.0 when the point was not among the
+    lexical candidates) and ``fused_score`` (reciprocal rank fusion of the two rankings).
+    """
 
     id: str
     payload: dict[str, Any] = field(default_factory=dict)
     score: float | None = None
+    lexical_score: float | None = None
+    fused_score: float | None = None
 
 
 class ClaimStore(Protocol):
@@ -58,6 +65,8 @@ class ClaimStore(Protocol):
     backend: str
     name: str
     dim: int
+    #: Whether points carry a BM25 sparse vector (``factmem.store.lexical``) and ``hybrid_search`` fuses it.
+    hybrid: bool
 
     def upsert(self, points: Sequence[PointWrite]) -> None:
         """Insert or replace points (same id: replaced, so a retried write cannot duplicate)."""
@@ -72,6 +81,13 @@ class ClaimStore(Protocol):
         score_threshold: float | None = None,
     ) -> list[StoredPoint]:
         """Nearest points by cosine similarity, best first, optionally filtered by verdict."""
+        ...
+
+    def hybrid_search(self, vector: np.ndarray, text: str, fusion: Fusion) -> list[StoredPoint]:
+        """Dense and BM25 candidates fused by reciprocal rank, best first, each with its cosine similarity.
+
+        A store without sparse vectors (``hybrid`` False) answers with a dense search.
+        """
         ...
 
     def retrieve(self, ids: Sequence[str]) -> list[StoredPoint]:

@@ -43,6 +43,7 @@ import numpy as np
 import qdrant_edge as qe
 
 from factmem.errors import StoreCorruptError, StoreError
+from factmem.store import lexical
 from factmem.store.base import (
     INDEXING_THRESHOLD_POINTS,
     RANGE_INDEXES,
@@ -84,8 +85,15 @@ def _engine_errors(operation: str) -> Iterator[None]:
 _FLOAT16_BYTES = 2
 
 
-def _shard_config(dim: int, index: EdgeIndexConfig, *, wal: bool) -> qe.EdgeConfig:
+def _shard_config(dim: int, index: EdgeIndexConfig, *, wal: bool, sparse: bool) -> qe.EdgeConfig:
+    sparse_vectors = None
+    if sparse:
+        # the inverted index on disk like the payloads (Pinned would keep every posting list in RAM)
+        sparse_vectors = {
+            lexical.SPARSE_VECTOR: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf, memory=qe.Memory.Cold)
+        }
     return qe.EdgeConfig(
+        sparse_vectors=sparse_vectors,
         vectors=qe.EdgeVectorParams(
             size=dim,
             distance=qe.Distance.Cosine,
@@ -145,6 +153,21 @@ def _lock_exclusively(lock_file: Path) -> int:
 _RESCORE = qe.SearchParams(quantization=qe.QuantizationSearchParams(rescore=True))
 
 
+def _has_sparse_vectors(path: Path) -> bool:
+    """Whether a shard on disk was created with the BM25 sparse vector (its ``edge_config.json`` says)."""
+    try:
+        config = json.loads((path / "edge_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return lexical.SPARSE_VECTOR in (config.get("sparse_vectors") or {})
+
+
+def _cosine(query: np.ndarray, stored: Any) -> float:
+    """Cosine of a query and a stored vector (the engine stores cosine vectors normalized)."""
+    values = stored.get("", stored) if isinstance(stored, dict) else stored
+    return float(np.dot(query, np.asarray(values, dtype=np.float32)))
+
+
 class EdgeClaimStore:
     """A ``ClaimStore`` on a Qdrant Edge shard directory.
 
@@ -157,6 +180,8 @@ class EdgeClaimStore:
         range_indexes: payload fields to index for ordering and range counts (``RANGE_INDEXES`` for the
             claim memory; nothing for a collection that is only searched by vector).
         wal: keep a write-ahead log (every write durable at once, at the memory cost above).
+        lexical: give a new shard BM25 sparse vectors for hybrid search (an existing shard keeps what it
+            was created with: ``hybrid`` says which; ``python -m factmem reindex`` adds them).
         flush_interval_s: how often the background thread flushes pending writes; ``None`` flushes only
             on :meth:`flush` and :meth:`close` (the ingest command, which closes when done).
         disk_reserve_bytes: free space writes need beyond the holes of the shard's sparse files
@@ -177,8 +202,10 @@ class EdgeClaimStore:
         wal: bool = False,
         flush_interval_s: float | None = 1.0,
         disk_reserve_bytes: int = 0,
+        lexical: bool = False,
     ) -> None:
         self.path = Path(path)
+        self._lexical = lexical
         self.name = name
         self.dim = dim
         self._closed = False
@@ -218,10 +245,13 @@ class EdgeClaimStore:
         with _engine_errors("open"):
             if self.path.is_dir() and any(self.path.iterdir()):
                 shard = qe.EdgeShard.load(str(self.path))
-                logger.info("opened qdrant-edge shard path=%s", self.path)
+                self.hybrid = _has_sparse_vectors(self.path)
+                logger.info("opened qdrant-edge shard path=%s hybrid=%s", self.path, self.hybrid)
                 return shard
             self.path.mkdir(parents=True, exist_ok=True)
-            shard = qe.EdgeShard.create(str(self.path), _shard_config(self.dim, index, wal=wal))
+            self.hybrid = self._lexical
+            config = _shard_config(self.dim, index, wal=wal, sparse=self.hybrid)
+            shard = qe.EdgeShard.create(str(self.path), config)
             for key in range_indexes:
                 shard.update(qe.UpdateOperation.create_field_index(key, _range_index_params(key)))
             shard.flush()
@@ -258,7 +288,14 @@ class EdgeClaimStore:
         for point in points:
             if point.vector.shape != (self.dim,):
                 raise StoreError(f"vector of shape {point.vector.shape} for a {self.dim}-d store")
-            edge_points.append(qe.Point(id=point.id, vector=point.vector.tolist(), payload=point.payload))
+            vector: Any = point.vector.tolist()
+            if self.hybrid:
+                sparse = lexical.document_vector(lexical.lexical_text(point.payload))
+                vector = {
+                    "": vector,
+                    lexical.SPARSE_VECTOR: qe.SparseVector(list(sparse.indices), list(sparse.values)),
+                }
+            edge_points.append(qe.Point(id=point.id, vector=vector, payload=point.payload))
         with _engine_errors("upsert"):
             self._shard.update(qe.UpdateOperation.upsert_points(edge_points))
         self._wrote()
@@ -285,6 +322,39 @@ class EdgeClaimStore:
         with _engine_errors("search"):
             hits = self._shard.search(request)
         return [StoredPoint(id=str(hit.id), payload=dict(hit.payload or {}), score=hit.score) for hit in hits]
+
+    def hybrid_search(self, vector: np.ndarray, text: str, fusion: lexical.Fusion) -> list[StoredPoint]:
+        sparse = lexical.query_vector(text)
+        if not self.hybrid or not sparse:
+            return self.search(vector, fusion.candidates)
+        dense_query = qe.Query.Nearest(vector.tolist())
+        sparse_query = qe.Query.Nearest(
+            qe.SparseVector(list(sparse.indices), list(sparse.values)), using=lexical.SPARSE_VECTOR
+        )
+        fused = qe.QueryRequest(
+            limit=fusion.candidates,
+            prefetches=[
+                qe.Prefetch(limit=fusion.candidates, query=dense_query, params=_RESCORE),
+                qe.Prefetch(limit=fusion.candidates, query=sparse_query),
+            ],
+            query=qe.Fusion.Rrf(k=fusion.rrf_k, weights=[fusion.dense_weight, fusion.lexical_weight]),
+            with_payload=True,
+            with_vector=[""],
+        )
+        lexical_only = qe.QueryRequest(limit=fusion.candidates, query=sparse_query)
+        with _engine_errors("hybrid search"):
+            hits, lexical_hits = self._shard.query_batch(qe.QueryBatchRequest([fused, lexical_only]))
+        lexical_scores = {str(hit.id): hit.score for hit in lexical_hits}
+        return [
+            StoredPoint(
+                id=str(hit.id),
+                payload=dict(hit.payload or {}),
+                score=_cosine(vector, hit.vector),
+                lexical_score=lexical_scores.get(str(hit.id), 0.0),
+                fused_score=hit.score,
+            )
+            for hit in hits
+        ]
 
     def retrieve(self, ids: Sequence[str]) -> list[StoredPoint]:
         if not ids:

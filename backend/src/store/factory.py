@@ -8,18 +8,21 @@ from factmem.store.base import ClaimStore
 
 def open_store(settings: Settings, collection: str, dim: int) -> ClaimStore:
     """Qdrant server when ``QDRANT_URL`` is set, else a Qdrant Edge shard under ``DATA_DIR``."""
+    # the claim memory is searched by meaning and by words; evidence only by meaning
+    lexical = settings.hybrid_retrieval and collection == settings.claims_collection
     if settings.qdrant_url:
         from factmem.store.remote import QdrantServerClaimStore
 
         api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
         if settings.qdrant_url == ":memory:":
-            return QdrantServerClaimStore(name=collection, dim=dim, location=":memory:")
+            return QdrantServerClaimStore(name=collection, dim=dim, location=":memory:", lexical=lexical)
         return QdrantServerClaimStore(
             name=collection,
             dim=dim,
             url=settings.qdrant_url,
             api_key=api_key,
             timeout_s=settings.qdrant_timeout_s,
+            lexical=lexical,
         )
     from factmem.store.base import RANGE_INDEXES
     from factmem.store.edge import EdgeClaimStore
@@ -33,4 +36,5 @@ def open_store(settings: Settings, collection: str, dim: int) -> ClaimStore:
         wal=settings.edge_wal,
         flush_interval_s=settings.edge_flush_interval_s,
         disk_reserve_bytes=settings.disk_reserve_mb * 1024 * 1024,
+        lexical=lexical,
     )

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from factmem.errors import StoreError
+from factmem.store import lexical
 from factmem.store.base import (
     FLOAT_INDEXES,
     INTEGER_INDEXES,
@@ -41,6 +42,11 @@ def _new_rev() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def _dense(vector: Any) -> Any:
+    """The unnamed dense vector of a point read back with ``with_vector=[""]``."""
+    return vector.get("", vector) if isinstance(vector, dict) else vector
+
+
 class QdrantServerClaimStore:
     """A ``ClaimStore`` on a collection of a Qdrant server (or qdrant-client's local mode)."""
 
@@ -56,12 +62,15 @@ class QdrantServerClaimStore:
         location: str | None = None,
         timeout_s: float = 10.0,
         client: QdrantClient | None = None,
+        lexical: bool = False,
     ) -> None:
         from qdrant_client import QdrantClient, models
 
         self._models = models
         self.name = name
         self.dim = dim
+        self._lexical = lexical
+        self.hybrid = False
         local = location is not None and client is None
         # The local mode mutates numpy arrays without locking; a real server needs no lock.
         self._lock: contextlib.AbstractContextManager[Any] = (
@@ -97,11 +106,17 @@ class QdrantServerClaimStore:
                 raise StoreError(
                     f"collection {self.name!r} holds {size}-d vectors; this model makes {self.dim}"
                 )
+            self.hybrid = lexical.SPARSE_VECTOR in (info.config.params.sparse_vectors or {})
             return
+        sparse = None
+        if self._lexical:
+            sparse = {lexical.SPARSE_VECTOR: models.SparseVectorParams(modifier=models.Modifier.IDF)}
         self._client.create_collection(
             self.name,
             vectors_config=models.VectorParams(size=self.dim, distance=models.Distance.COSINE),
+            sparse_vectors_config=sparse,
         )
+        self.hybrid = self._lexical
         schemas = (
             [(k, models.PayloadSchemaType.KEYWORD) for k in KEYWORD_INDEXES]
             + [(k, models.PayloadSchemaType.INTEGER) for k in INTEGER_INDEXES]
@@ -118,7 +133,7 @@ class QdrantServerClaimStore:
             if point.vector.shape != (self.dim,):
                 raise StoreError(f"vector of shape {point.vector.shape} for a {self.dim}-d store")
         structs = [
-            self._models.PointStruct(id=p.id, vector=p.vector.tolist(), payload=p.payload) for p in points
+            self._models.PointStruct(id=p.id, vector=self._vectors(p), payload=p.payload) for p in points
         ]
         with self._errors("upsert"):
             self._client.upsert(self.name, points=structs, wait=True)
@@ -148,6 +163,51 @@ class QdrantServerClaimStore:
             )
         return [
             StoredPoint(id=str(p.id), payload=dict(p.payload or {}), score=p.score) for p in response.points
+        ]
+
+    def _vectors(self, point: PointWrite) -> Any:
+        dense = point.vector.tolist()
+        if not self.hybrid:
+            return dense
+        sparse = lexical.document_vector(lexical.lexical_text(point.payload))
+        return {"": dense, lexical.SPARSE_VECTOR: self._sparse(sparse)}
+
+    def _sparse(self, vector: lexical.SparseVector) -> Any:
+        return self._models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+    def hybrid_search(self, vector: np.ndarray, text: str, fusion: lexical.Fusion) -> list[StoredPoint]:
+        sparse = lexical.query_vector(text)
+        if not self.hybrid or not sparse:
+            return self.search(vector, fusion.candidates)
+        models = self._models
+        sparse_query = self._sparse(sparse)
+        fused = models.QueryRequest(
+            prefetch=[
+                models.Prefetch(query=vector.tolist(), limit=fusion.candidates),
+                models.Prefetch(query=sparse_query, using=lexical.SPARSE_VECTOR, limit=fusion.candidates),
+            ],
+            query=models.RrfQuery(
+                rrf=models.Rrf(k=fusion.rrf_k, weights=[fusion.dense_weight, fusion.lexical_weight])
+            ),
+            limit=fusion.candidates,
+            with_payload=True,
+            with_vector=[""],
+        )
+        lexical_only = models.QueryRequest(
+            query=sparse_query, using=lexical.SPARSE_VECTOR, limit=fusion.candidates
+        )
+        with self._errors("hybrid search"):
+            hits, lexical_hits = self._client.query_batch_points(self.name, requests=[fused, lexical_only])
+        lexical_scores = {str(p.id): p.score for p in lexical_hits.points}
+        return [
+            StoredPoint(
+                id=str(p.id),
+                payload=dict(p.payload or {}),
+                score=float(np.dot(vector, np.asarray(_dense(p.vector), dtype=np.float32))),
+                lexical_score=lexical_scores.get(str(p.id), 0.0),
+                fused_score=p.score,
+            )
+            for p in hits.points
         ]
 
     def retrieve(self, ids: Sequence[str]) -> list[StoredPoint]:
