@@ -89,14 +89,16 @@ def test_different_claims_do_not_vote() -> None:
 
 
 def test_weak_evidence_is_uncertain() -> None:
-    result = reason(match("True", 0.4))
+    result = reason(match("True", 0.25))
     assert result.verdict == "Uncertain"
     assert result.confidence == 0.0
 
 
 def test_a_related_claim_hands_over_no_verdict_but_is_listed() -> None:
-    """A same-looking match below the transfer similarity decides nothing; the answer lists it."""
-    result = reason(match("True", 0.80, match_id="a"), match("False", 0.75, "different", match_id="b"))
+    """A related claim that says something else decides nothing; the answer lists it."""
+    result = reason(
+        match("True", 0.80, "different", match_id="a"), match("False", 0.75, "different", match_id="b")
+    )
     assert result.verdict == "Uncertain"
     assert result.evidence_ids == ("a", "b")
     assert "claim a" in result.explanation and "claim b" in result.explanation

@@ -68,6 +68,7 @@ def test_unhandled_error_is_a_generic_500_with_the_request_id(
     client, service = app
     assert service.claim_store is not None
     monkeypatch.setattr(service.claim_store, "search", _raise_secret)
+    monkeypatch.setattr(service.claim_store, "hybrid_search", _raise_secret)
 
     response = client.post("/verify", json=CLAIM)
 
@@ -87,6 +88,7 @@ def test_unhandled_error_is_logged_with_its_cause(
 ) -> None:
     client, service = app
     monkeypatch.setattr(service.claim_store, "search", _raise_secret)
+    monkeypatch.setattr(service.claim_store, "hybrid_search", _raise_secret)
     with caplog.at_level(logging.ERROR, logger="factmem.api.middleware"):
         client.post("/verify", json=CLAIM)
     (record,) = [r for r in caplog.records if r.name == "factmem.api.middleware"]
@@ -99,6 +101,7 @@ def test_500_carries_the_request_id_header(
 ) -> None:
     client, service = app
     monkeypatch.setattr(service.claim_store, "search", _raise_secret)
+    monkeypatch.setattr(service.claim_store, "hybrid_search", _raise_secret)
     response = client.post("/verify", json=CLAIM, headers={"X-Request-ID": "trace-500"})
     assert response.json()["request_id"] == "trace-500"
     assert response.headers.get("x-request-id") == "trace-500"
@@ -109,6 +112,7 @@ def test_500_is_logged_under_the_request_id_the_client_got(
 ) -> None:
     client, service = app
     monkeypatch.setattr(service.claim_store, "search", _raise_secret)
+    monkeypatch.setattr(service.claim_store, "hybrid_search", _raise_secret)
     response = client.post("/verify", json=CLAIM)
     request_id = response.json()["request_id"]
     assert [rid for message, rid in error_log.records if "unhandled error" in message] == [request_id]

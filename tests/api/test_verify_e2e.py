@@ -299,7 +299,8 @@ def test_changed_number_or_entity_is_not_a_cache_hit(http: httpx.Client, claim: 
 
     assert body["cache_hit"] is False
     assert body["claim_id"] != stored_id
-    assert body["verification_result"]["verdict"] == "Uncertain"
+    # never the seed's True; a changed year contradicts it (False, citing it), a changed subject does not
+    assert body["verification_result"]["verdict"] in ("Uncertain", "False")
     relation = {e["id"]: e["relation"] for e in body["retrieved_evidence"]}
     assert relation.get(stored_id) == "different"
     assert http.get(f"/claims/{stored_id}").json()["seen_count"] == 1, "the seed record was not touched"
@@ -529,3 +530,13 @@ def test_claims_beyond_the_limit_are_counted_not_checked(http: httpx.Client) -> 
     assert len(body["claims"]) == 5
     assert body["summary"]["skipped_claims"] == 2
     assert "2 more claim(s) were left unchecked" in body["verification_result"]["reasoning_trace"][0]
+
+
+def test_a_claim_that_contradicts_a_verified_claim_is_judged_against_it(http: httpx.Client) -> None:
+    """Issue 8's example: the memory holds "Barack Obama was born in Hawaii." as True."""
+    stored_id = seed_id("Barack Obama was born in Hawaii.")
+    body = verify(http, "Barack Obama was born in Kenya")
+    result = body["verification_result"]
+    assert result["verdict"] == "False"
+    assert stored_id in result["evidence_ids"]
+    assert "Hawaii" in result["explanation"] and "Kenya" in result["explanation"]

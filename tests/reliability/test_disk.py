@@ -75,8 +75,8 @@ def test_a_full_disk_refuses_writes_answers_from_memory_and_recovers(tmp_path: P
         try:
             with server.client(headers=AUTH) as http:
                 assert _storage(http)["writable"] is True
-                claims_before = http.get("/stats").json()["claims_count"]
                 seeded = http.post("/verify", json={"raw_text": "Vaccines cause autism"}).json()
+                claims_before = http.get("/stats").json()["claims_count"]
                 ballast = _fill(data_dir, leave_bytes=4 * 1024 * 1024)  # below the 8 MB reserve
                 brim = _fill_to_the_brim(data_dir)  # and then every last byte
                 assert _wait(lambda: _storage(http)["writable"] is False)

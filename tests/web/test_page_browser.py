@@ -105,7 +105,7 @@ def test_several_claims_at_once_and_the_keyboard(page: object, seeded: RunningSe
     page.goto(seeded.url + "/")  # type: ignore[attr-defined]
     page.keyboard.press("Tab")  # type: ignore[attr-defined]  # the skip link comes first
     page.keyboard.press("Enter")  # type: ignore[attr-defined]
-    page.keyboard.type("Vaccines cause autism.\nThe Eiffel Tower is in Paris.")  # type: ignore[attr-defined]
+    page.keyboard.type("Vaccines given to children cause autism.\nThe Eiffel Tower is in Paris.")  # type: ignore[attr-defined]
     page.keyboard.press("Control+Enter")  # type: ignore[attr-defined]
     page.locator("#status.ok").wait_for()  # type: ignore[attr-defined]
     cards = page.locator("#results article")  # type: ignore[attr-defined]

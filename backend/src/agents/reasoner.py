@@ -71,8 +71,12 @@ def _decay_factor(match: MemoryMatch) -> float:
 
 
 def _strength(match: MemoryMatch) -> float:
-    """Stored confidence × similarity × freshness: how much a stored verdict says about this claim."""
-    return match.confidence * match.similarity * (0.5 + 0.5 * _decay_factor(match))
+    """Stored confidence × freshness: how much a stored verdict says about a claim that says the same.
+
+    Not × similarity: the words decide that it is the same claim (a misspelt key word can leave the cosine
+    at 0.4 for a claim that is plainly the same one), and an older verdict counts for less.
+    """
+    return match.confidence * (0.5 + 0.5 * _decay_factor(match))
 
 
 class LocalReasoner:
