@@ -185,3 +185,84 @@ def test_export_then_import_into_an_empty_memory_gives_the_same_memory(
 def _points(export: str) -> list[str]:
     """An export's point lines, canonical and sorted (the header carries a timestamp)."""
     return sorted(json.dumps(json.loads(line), sort_keys=True) for line in export.splitlines()[1:])
+
+
+CLAIM_REVIEWS = {
+    "@context": "https://schema.org",
+    "@type": "DataFeed",
+    "dataFeedElement": [
+        {
+            "@type": "DataFeedItem",
+            "item": [
+                {
+                    "@type": "ClaimReview",
+                    "claimReviewed": "The Varnholt dam burst in 1987.",
+                    "reviewRating": {"@type": "Rating", "alternateName": "Pants on Fire"},
+                    "author": {"@type": "Organization", "name": "Checkers Weekly"},
+                    "url": "https://example.org/varnholt",
+                    "datePublished": "2021-03-04T10:00:00Z",
+                    "headline": "No, the Varnholt dam never burst",
+                    "itemReviewed": {"@type": "Claim", "author": {"@type": "Person", "name": "A. Blogger"}},
+                },
+                {
+                    "@type": "ClaimReview",
+                    "claimReviewed": "The Varnholt reservoir supplies two towns.",
+                    "reviewRating": {"@type": "Rating", "ratingValue": 5, "bestRating": 5, "worstRating": 1},
+                    "author": {"name": "Checkers Weekly"},
+                    "url": "https://example.org/varnholt-towns",
+                },
+                {
+                    "@type": "ClaimReview",
+                    "claimReviewed": "The Varnholt dam is the tallest in Europe.",
+                    "reviewRating": {"alternateName": "Half True"},
+                },
+            ],
+        }
+    ],
+}
+
+
+def test_ingest_claimreview_json_maps_ratings_and_sources(data_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "reviews.json"
+    path.write_text(json.dumps(CLAIM_REVIEWS), encoding="utf-8")
+
+    report = report_of(factmem(data_dir, tmp_path, "ingest", str(path), "--no-index", collection="review"))
+
+    assert (report["inserted"], report["rejected"]) == (3, [])
+    export = tmp_path / "export.jsonl"
+    run = factmem(data_dir, tmp_path, "export", "--output", str(export), collection="review")
+    assert run.returncode == 0, run.stderr
+    payloads = {
+        row["payload"]["claim_text"]: row["payload"]
+        for row in map(json.loads, export.read_text(encoding="utf-8").splitlines())
+        if "payload" in row and "claim_text" in row["payload"]
+    }
+    burst = payloads["The Varnholt dam burst in 1987."]
+    assert burst["verdict"] == "False" and burst["source"] == "Checkers Weekly"
+    assert burst["source_url"] == "https://example.org/varnholt" and burst["source_date"] == "2021-03-04"
+    assert burst["title"] == "No, the Varnholt dam never burst"
+    assert "Pants on Fire" in burst["explanation"] and "A. Blogger" in burst["explanation"]
+    assert payloads["The Varnholt reservoir supplies two towns."]["verdict"] == "True"
+    assert payloads["The Varnholt dam is the tallest in Europe."]["verdict"] == "Uncertain"
+
+
+def test_an_interrupted_ingest_resumes_after_its_last_checkpoint(data_dir: Path, tmp_path: Path) -> None:
+    from factmem.cli import _Progress
+    from factmem.settings import Settings
+
+    rows = [
+        {"claim": f"The Dunmere lighthouse keeper number {n} served for {n + 3} years.", "verdict": "True"}
+        for n in range(6)
+    ]
+    path = write_jsonl(tmp_path / "keepers.jsonl", rows)
+    progress = _Progress(Settings(_env_file=None, data_dir=data_dir), path)  # type: ignore[call-arg]
+    progress.read = 4  # as a run killed after its checkpoint at record 4 would have left it
+    progress.save()
+
+    run = factmem(data_dir, tmp_path, "ingest", str(path), "--no-index", collection="resume")
+
+    assert report_of(run)["inserted"] == 2
+    assert "resuming keepers.jsonl after 4 records" in run.stderr
+    assert not progress.file.exists(), "a finished ingest forgets its progress"
+    again = report_of(factmem(data_dir, tmp_path, "ingest", str(path), "--no-index", collection="resume"))
+    assert (again["inserted"], again["updated"]) == (4, 2)

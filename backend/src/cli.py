@@ -16,10 +16,12 @@ An embedded shard belongs to one process: stop the server before running these a
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -42,6 +44,8 @@ from factmem.store import open_store
 
 
 def _count_rows(path: Path) -> int | None:
+    if path.suffix.lower() == ".json":
+        return None  # one JSON document: its records are not its lines
     try:
         with path.open(encoding="utf-8") as handle:
             rows = sum(1 for line in handle if line.strip())
@@ -61,6 +65,42 @@ def _close(pipeline: VerificationPipeline) -> None:
     pipeline.evidence_store.close()
 
 
+#: An interrupted ingest resumes from the last checkpoint: a flush of the stores, then the count of records
+#: read, every this many records.
+CHECKPOINT_RECORDS = 2_000
+
+
+class _Progress:
+    """How many records of one input file are durably ingested (``DATA_DIR/ingest-progress/``)."""
+
+    def __init__(self, settings: Settings, path: Path) -> None:
+        stat = path.stat()
+        key = hashlib.sha256(f"{path.resolve()}|{stat.st_size}".encode()).hexdigest()[:12]
+        self.file = settings.data_dir / "ingest-progress" / f"{path.name}.{key}.json"
+        self.read = 0
+
+    def done(self) -> int:
+        try:
+            return int(json.loads(self.file.read_text(encoding="utf-8"))["records"])
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    def save(self) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.file.with_suffix(".tmp")
+        partial.write_text(json.dumps({"records": self.read}), encoding="utf-8")
+        partial.replace(self.file)
+
+    def counted(self, records: Iterator[tuple[int, dict[str, Any]]], skip: int) -> Iterator[tuple[int, dict]]:
+        for record in records:
+            self.read += 1
+            if self.read > skip:
+                yield record
+
+    def clear(self) -> None:
+        self.file.unlink(missing_ok=True)
+
+
 def _ingest(args: argparse.Namespace, settings: Settings, evidence: bool) -> int:
     path = Path(args.file)
     if not path.is_file():
@@ -68,14 +108,32 @@ def _ingest(args: argparse.Namespace, settings: Settings, evidence: bool) -> int
         return 2
     pipeline = _open_pipeline(settings)
     report = IngestReport()
+    progress = _Progress(settings, path)
+    skip = 0 if args.from_start else progress.done()
+    if skip:
+        print(f"resuming {path.name} after {skip} records (--from-start to begin again)", file=sys.stderr)
+    store = pipeline.evidence_store if evidence else pipeline.claim_store
+    checkpointed = skip
+
+    def batch_done(count: int) -> None:
+        nonlocal checkpointed
+        bar.update(count)
+        if progress.read - checkpointed >= CHECKPOINT_RECORDS:
+            store.flush()  # what the progress file counts is on disk
+            progress.save()
+            checkpointed = progress.read
+
     try:
         model = EvidencePassageIn if evidence else CuratedClaim
-        rows = parse_records(read_records(path), model, report)
-        with tqdm(total=_count_rows(path), unit="row", desc=f"ingest {path.name}", file=sys.stderr) as bar:
+        rows = parse_records(progress.counted(read_records(path), skip), model, report)
+        total = _count_rows(path)
+        with tqdm(total=total, initial=skip, unit="row", desc=f"ingest {path.name}", file=sys.stderr) as bar:
             if evidence:
-                ingest_evidence(pipeline, rows, report=report, on_batch=bar.update)
+                ingest_evidence(pipeline, rows, report=report, on_batch=batch_done)
             else:
-                ingest_claims(pipeline, rows, report=report, on_batch=bar.update)
+                ingest_claims(pipeline, rows, report=report, on_batch=batch_done)
+        store.flush()
+        progress.clear()
         if not args.no_index:
             pipeline.claim_store.build_index()
             pipeline.evidence_store.build_index()
@@ -135,6 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=f"load {what} from a JSONL or CSV file")
         sub.add_argument("file", help="path to a .jsonl or .csv file")
         sub.add_argument("--no-index", action="store_true", help="skip building the vector index afterwards")
+        sub.add_argument(
+            "--from-start", action="store_true", help="ignore the progress of an interrupted run of this file"
+        )
     commands.add_parser("build-index", help="build the vector index (stop the server first)")
     commands.add_parser(
         "reindex", help="add BM25 sparse vectors to a memory made without them (stop the server)"

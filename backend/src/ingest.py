@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from factmem.agents.base import VerificationResult
 from factmem.agents.memory_update import new_claim_payload
+from factmem.claimreview import claim_reviews, curated_record, is_claim_review
 from factmem.errors import InputError
 from factmem.pipeline import VerificationPipeline
 from factmem.store.base import PointWrite
@@ -116,21 +117,52 @@ class IngestReport:
 
 
 def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Rows of a JSONL or CSV file with their line numbers; the format follows the file's extension."""
+    """Rows of a CSV, JSONL or JSON file with their line (or record) numbers, by the file's extension.
+
+    Fact-checkers' ClaimReview objects (schema.org; one per JSONL line, or a JSON document holding one, a
+    list, a ``@graph`` or a data feed) become curated-claim rows (``factmem.claimreview``). A ``.json`` file
+    that is not one JSON document is read as JSONL.
+    """
     suffix = path.suffix.lower()
+    if suffix not in {".csv", ".jsonl", ".ndjson", ".json"}:
+        raise InputError(f"{path.name}: unsupported format; use .jsonl or .csv (or .json: ClaimReview)")
+    if suffix == ".json":
+        document = _json_document(path)
+        if document is not None:
+            yield from _document_records(document)
+            return
     with path.open(encoding="utf-8", newline="") as handle:
         if suffix == ".csv":
             for number, row in enumerate(csv.DictReader(handle), start=2):
                 yield number, {k.strip(): v for k, v in row.items() if k and v not in (None, "")}
-        elif suffix in {".jsonl", ".ndjson", ".json"}:
-            for number, line in enumerate(handle, start=1):
-                if line.strip():
-                    try:
-                        yield number, json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise InputError(f"{path.name}:{number}: not valid JSON ({exc.msg})") from exc
-        else:
-            raise InputError(f"{path.name}: unsupported format; use .jsonl or .csv")
+            return
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{path.name}:{number}: not valid JSON ({exc.msg})") from exc
+                yield number, curated_record(row) if is_claim_review(row) else row
+
+
+def _json_document(path: Path) -> Any | None:
+    """The file as one JSON document, or None when it is JSONL (several documents, one per line)."""
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":
+            return None
+        raise InputError(f"{path.name}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+
+
+def _document_records(document: Any) -> Iterator[tuple[int, dict[str, Any]]]:
+    reviews = list(claim_reviews(document))
+    if reviews:
+        yield from enumerate((curated_record(r) for r in reviews), start=1)
+        return
+    rows = document if isinstance(document, list) else [document]
+    yield from ((number, row) for number, row in enumerate(rows, start=1) if isinstance(row, dict))
 
 
 def parse_records(
