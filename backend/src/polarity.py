@@ -107,6 +107,11 @@ _FUNCTION_WORDS = words(
     other own same"""
 )
 
+#: Every word that is not a content word (what ranking features leave out).
+NON_CONTENT_WORDS = (
+    _LIGHT_WORDS | _NEGATION_WORDS | _QUANTIFIERS | _COMPARATIVES | _PREPOSITIONS | _FUNCTION_WORDS
+)
+
 # Substitutions between these are rewordings, not new claims.
 _SYNONYM_GROUPS = (
     "film movie picture|show series programme program sitcom|begin start commence launch|end finish conclude"
@@ -410,9 +415,9 @@ def _is_title_cased(tokens: list[_Token]) -> bool:
     return cue and sum(t.text[:1].isupper() for t in body) / len(body) >= 0.7
 
 
-def _name_indices(tokens: list[_Token]) -> set[int]:
+def _name_indices(tokens: list[_Token], shouted: bool) -> set[int]:
     """Capitalised words and acronyms, except a lone capitalised word that merely starts a sentence."""
-    if is_shouted([t.text for t in tokens if t.kind == "word"]):
+    if shouted:
         return set()
     headline = _is_title_cased(tokens)
     names: set[int] = set()
@@ -491,13 +496,24 @@ _STRUCTURE_INDEX = _structure_index()
 AMBIGUOUS = "\x00ambiguous"
 
 
+_NEGATION_INDEX = frozenset(v for w in _NEGATION_TARGETS for v in _deletions(w, 1))
+_LONG_NEGATIONS = tuple(w for w in _NEGATION_TARGETS if len(w) >= 7)
+
+
+def _near_a_negation(word: str) -> bool:
+    """A cheap first test: could ``word`` be within the allowed edits of a negation word at all?"""
+    if any(v in _NEGATION_INDEX for v in _deletions(word, 1)):
+        return True
+    return len(word) >= 6 and any(abs(len(word) - len(w)) <= 2 and word[0] == w[0] for w in _LONG_NEGATIONS)
+
+
 @lru_cache(maxsize=1024)
 def misspelt_negation(word: str) -> str:
     """The negation (or negation-phrase word) ``word`` misspells, ``AMBIGUOUS``, or "".
 
     Only words people do not write are read as misspellings (``known_words``): "nut" is a nut, not "not".
     """
-    if len(word) < 3 or not word.isalpha() or word in _STRUCTURE_WORDS:
+    if len(word) < 3 or not word.isalpha() or word in _STRUCTURE_WORDS or not _near_a_negation(word):
         return ""
     allowed = _allowed_edits(len(word) + 1)
     candidates = {c for v in _deletions(word, allowed) for c in _STRUCTURE_INDEX.get(v, ())}
@@ -565,12 +581,11 @@ def _classify(word: str) -> str:
     return CONTENT
 
 
-def _correct_misspellings(tokens: list[_Token]) -> None:
+def _correct_misspellings(tokens: list[_Token], shouted: bool) -> None:
     """Read misspelt negations as negations (in place).
 
     A capitalised word mid-sentence is a name ("Nott", "Deos"), not a misspelling, unless the text shouts.
     """
-    shouted = is_shouted([t.text for t in tokens if t.kind == "word"])
     for token in tokens:
         if token.kind != "word" or (token.text[:1].isupper() and not token.sentence_start and not shouted):
             continue
@@ -593,9 +608,10 @@ def _negation_phrase_tokens(tokens: list[_Token]) -> set[int]:
 
 def _signature(raw: str) -> ClaimSignature:
     _, tokens = _tokenize(raw)
-    _correct_misspellings(tokens)
+    shouted = is_shouted([t.text for t in tokens if t.kind == "word"])
+    _correct_misspellings(tokens, shouted)
     numbers = _numbers(tokens)
-    names = _name_indices(tokens)
+    names = _name_indices(tokens, shouted)
     in_phrase = _negation_phrase_tokens(tokens)
     negations = len(_NEGATION_PHRASES.findall(" ".join(t.folded for t in tokens)))
     nor_count = 0
@@ -651,7 +667,7 @@ def _signature(raw: str) -> ClaimSignature:
         entities=frozenset(tokens[i].folded for i in names),
         keys=frozenset(u.key for u in units),
         capitalised=frozenset(t.folded for t in tokens if t.text[:1].isupper() and not t.text.isupper())
-        if not is_shouted([t.text for t in tokens if t.kind == "word"])
+        if not shouted
         else frozenset(),
     )
 

@@ -8,23 +8,26 @@ fact-check's title matches, whether names, numbers and dates agree, and their le
 
 The model is a logistic regression trained by ``scripts/train_reranker.py`` on the CheckThat! 2022 2A train
 split only, chosen on the dev split, and shipped as ``factmem/data/reranker.json`` (a few hundred bytes).
-Inference is one matrix-vector product in numpy: tens of microseconds for 30 candidates, plus the features,
-which reuse the polarity signatures the retriever computes anyway (cached per text).
+Inference is one matrix-vector product in numpy, plus the features: a regex and a stem per word of each
+candidate's claim and title (cached per text; ~15 µs for one not seen before).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from factmem.polarity import CONTENT, NAME, NUMBER, ClaimSignature, claim_signature
+from factmem.polarity import NON_CONTENT_WORDS, stem
 from factmem.store.base import StoredPoint
 from factmem.store.lexical import Fusion
+from factmem.text import fold
 
 MODEL_FILE = Path(__file__).parent / "data" / "reranker.json"
 
@@ -47,16 +50,39 @@ FEATURES = (
 )
 
 
-def _content(signature: ClaimSignature) -> frozenset[str]:
-    return frozenset(u.key for u in signature.units if u.cls in (CONTENT, NAME))
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
 
-def _names(signature: ClaimSignature) -> frozenset[str]:
-    return frozenset(u.key for u in signature.units if u.cls == NAME)
+@dataclass(frozen=True)
+class _Words:
+    """What the features compare: content stems, names, numbers, and how many words."""
+
+    content: frozenset[str]
+    names: frozenset[str]
+    numbers: frozenset[str]
+    length: int
 
 
-def _numbers(signature: ClaimSignature) -> frozenset[str]:
-    return frozenset(u.key for u in signature.units if u.cls == NUMBER)
+@lru_cache(maxsize=2048)
+def _words(text: str) -> _Words:
+    """A light reading of a text (a regex and a stem per word), cached for stored claims and titles."""
+    content, names, numbers = set(), set(), set()
+    tokens = _WORD.findall(text)
+    for index, token in enumerate(tokens):
+        if token.isdigit():
+            numbers.add(token.lstrip("0") or "0")
+            continue
+        folded = fold(token)
+        if folded in NON_CONTENT_WORDS:
+            continue
+        key = stem(folded)
+        content.add(key)
+        if index and token[:1].isupper():
+            names.add(key)
+    return _Words(frozenset(content), frozenset(names), frozenset(numbers), len(tokens))
+
+
+_EMPTY = _Words(frozenset(), frozenset(), frozenset(), 0)
 
 
 def _ranks(values: Sequence[float]) -> list[float]:
@@ -70,8 +96,7 @@ def _ranks(values: Sequence[float]) -> list[float]:
 
 def candidate_features(query_text: str, points: Sequence[StoredPoint]) -> np.ndarray:
     """One row of ``FEATURES`` per candidate."""
-    query = claim_signature(query_text)
-    query_content, query_names, query_numbers = _content(query), _names(query), _numbers(query)
+    query = _words(query_text)
     cosines = [float(p.score or 0.0) for p in points]
     lexical = [float(p.lexical_score or 0.0) for p in points]
     fused = [float(p.fused_score or 0.0) for p in points]
@@ -79,14 +104,12 @@ def candidate_features(query_text: str, points: Sequence[StoredPoint]) -> np.nda
     dense_rank, lexical_rank, fused_rank = _ranks(cosines), _ranks(lexical), _ranks(fused)
     rows = []
     for i, point in enumerate(points):
-        candidate = claim_signature(str(point.payload.get("claim_text", "")))
+        claim = _words(str(point.payload.get("claim_text", "")))
         title_text = point.payload.get("title")
-        title = claim_signature(str(title_text)) if title_text else None
-        words = _content(candidate) | (_content(title) if title else frozenset())  # claim and title
-        names = _names(candidate) | (_names(title) if title else frozenset())
-        numbers = _numbers(candidate) | (_numbers(title) if title else frozenset())
-        candidate_content = _content(candidate)
-        title_content = _content(title) if title else frozenset()
+        title = _words(str(title_text)) if title_text else _EMPTY
+        words = claim.content | title.content
+        names = claim.names | title.names
+        numbers = claim.numbers | title.numbers
         rows.append(
             (
                 cosines[i],
@@ -96,14 +119,14 @@ def candidate_features(query_text: str, points: Sequence[StoredPoint]) -> np.nda
                 dense_rank[i],
                 lexical_rank[i],
                 fused_rank[i],
-                len(query_content & words) / len(query_content) if query_content else 0.0,
-                len(candidate_content & query_content) / len(candidate_content) if candidate_content else 0.0,
-                len(title_content & query_content) / len(title_content) if title_content else 0.0,
-                float(len(query_names & names)),
-                float(len(query_names - words)),
-                float(bool(query_numbers & numbers)),
-                float(bool(query_numbers) and bool(numbers) and not query_numbers & numbers),
-                math.log((1 + len(candidate.units)) / (1 + len(query.units))),
+                len(query.content & words) / len(query.content) if query.content else 0.0,
+                len(claim.content & query.content) / len(claim.content) if claim.content else 0.0,
+                len(title.content & query.content) / len(title.content) if title.content else 0.0,
+                float(len(query.names & names)),
+                float(len(query.names - words)),
+                float(bool(query.numbers & numbers)),
+                float(bool(query.numbers) and bool(numbers) and not query.numbers & numbers),
+                math.log((1 + claim.length) / (1 + query.length)),
             )
         )
     return np.asarray(rows, dtype=np.float64).reshape(len(points), len(FEATURES))

@@ -38,6 +38,8 @@ class NormalizedClaim:
     entities: tuple[str, ...] = ()
     temporal_markers: tuple[str, ...] = ()
     source_type: str = "user_input"
+    #: Who a pasted post is by ("Ilhan Omar IlhanMN"), kept out of the claim: searched by words only.
+    attribution: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,9 @@ import unicodedata
 
 from factmem.agents.base import NormalizedClaim
 from factmem.errors import InputError
+from factmem.text import MONTHS, QUOTES, WHITESPACE, fold, is_shouted
+from factmem.text import words as _words
 from factmem.text_checks import require_valid_unicode
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
 
 # --- cleaning -------------------------------------------------------------------------------------------
 
@@ -81,8 +78,6 @@ _TWEET_TRAILER = re.compile(
 )
 _VIA_HANDLE = re.compile(r"\s*\bvia\s+@\w+", re.IGNORECASE)
 _HANDLE_AT = re.compile(r"(?<![\w.])@(?=\w)")
-_QUOTES = str.maketrans({"‘": "'", "’": "'", "‛": "'", "′": "'", "“": '"', "”": '"', "„": '"', "″": '"'})
-_WHITESPACE = re.compile(r"\s+")
 # Tokenised corpora write "Teck 's son" and "music ." ; glue those back for a readable claim.
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+(?=[.,;:!?%)\]}]|'s\b|n't\b)", re.IGNORECASE)
 _SPACE_AFTER_OPEN = re.compile(r"(?<=[(\[{])\s+")
@@ -173,21 +168,7 @@ _FUNCTION_WORDS = _words(
     never only also even just yes there here on in at for from by with to into onto of about according
     every all some many most each both any none several such than then thus however while after"""
 )
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_MONTH_SET = frozenset(_MONTHS) | _words("Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec")
+_MONTH_SET = frozenset(MONTHS) | _words("Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec")
 _WEEKDAYS = _words("Monday Tuesday Wednesday Thursday Friday Saturday Sunday")
 # Single words that are names even at the start of a sentence. Small on purpose: a guess is worse than a miss.
 _GAZETTEER = _words(
@@ -237,7 +218,7 @@ _TEMPORAL = re.compile(
 # The IGNORECASE above would accept "may" the verb as a month; month-bearing matches must be capitalised.
 _HAS_WORD = re.compile(r"[A-Za-z]{3}")
 _CAPITALISED_MONTH = re.compile(
-    r"\b(?:" + "|".join(_MONTHS) + r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b"
+    r"\b(?:" + "|".join(MONTHS) + r"|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept?|Oct|Nov|Dec)\b"
 )
 
 
@@ -270,6 +251,7 @@ class Normalizer:
             entities=extract_entities(text),
             temporal_markers=extract_temporal_markers(text),
             source_type="user_input",
+            attribution=tweet_attribution(raw_text),
         )
 
     def _validate(self, raw_text: str) -> None:
@@ -293,15 +275,32 @@ class Normalizer:
             )
 
 
+_ATTRIBUTION = re.compile(r"[—–-]+\s*(?P<name>[^—–\n]{0,80}?)\s*\(@(?P<handle>\w+)\)[^()]*$")
+_CAMEL_HUMP = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def tweet_attribution(raw_text: str) -> str:
+    """Who a pasted tweet is by ("— Ilhan Omar (@IlhanMN) January 6, 2020" -> "Ilhan Omar Ilhan MN").
+
+    Stripped from the claim (its date and handle are no part of it), but it sometimes names the claim's
+    subject, so the retriever searches with it (``NormalizedClaim.attribution``).
+    """
+    match = _ATTRIBUTION.search(raw_text[-160:])
+    if not match:
+        return ""
+    handle = _CAMEL_HUMP.sub(" ", match.group("handle")).replace("_", " ")
+    return WHITESPACE.sub(" ", f"{match.group('name')} {handle}").strip()
+
+
 def clean_text(raw_text: str) -> tuple[str, bool]:
     """The readable claim without noise, before its final period; and whether it was a trivial question."""
     text = _EMOJI.sub(" ", raw_text)
     text = unicodedata.normalize("NFKC", text)
     text = _INVISIBLE.sub("", text)
     text = _PICTOGRAPH.sub(" ", text)
-    text = text.translate(_QUOTES)
+    text = text.translate(QUOTES)
     text = _URL.sub(" ", text)
-    text = _WHITESPACE.sub(" ", text).strip()
+    text = WHITESPACE.sub(" ", text).strip()
     text = _LEADING_MENTIONS.sub("", text)
     text = _TWEET_TRAILER.sub("", text)
     text = _VIA_HANDLE.sub("", text)
@@ -312,7 +311,7 @@ def clean_text(raw_text: str) -> tuple[str, bool]:
     text = _REPEATED_MARK.sub(r"\1", text)
     text = _SPACE_BEFORE_PUNCT.sub("", text)
     text = _SPACE_AFTER_OPEN.sub("", text)
-    text = _WHITESPACE.sub(" ", text).strip()
+    text = WHITESPACE.sub(" ", text).strip()
 
     was_question = False
     while True:
@@ -365,15 +364,13 @@ def _capitalise_first(text: str) -> str:
 
 def comparison_key(normalized_text: str) -> str:
     """Casefolded, accent-free, punctuation-free form; numbers keep decimal points, lose thousands commas."""
-    text = normalized_text.casefold()
-    if not text.isascii():
-        text = "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
+    text = fold(normalized_text)
     text = _THOUSANDS_COMMA.sub("", text)
     text = _DECIMAL_POINT.sub(_DECIMAL_PLACEHOLDER, text)
     text = _APOSTROPHE.sub("", text)
     text = text.translate(_ASCII_PUNCTUATION) if text.isascii() else _PUNCTUATION.sub(" ", text)
     text = text.replace(_DECIMAL_PLACEHOLDER, ".")
-    return _WHITESPACE.sub(" ", text).strip()
+    return WHITESPACE.sub(" ", text).strip()
 
 
 def extract_entities(text: str) -> tuple[str, ...]:
@@ -401,8 +398,7 @@ def extract_entities(text: str) -> tuple[str, ...]:
 
 
 def _is_shouted(text: str) -> bool:
-    words = [w for w in re.findall(r"[^\W\d_]{2,}", text)]
-    return len(words) >= 3 and sum(w.isupper() for w in words) / len(words) >= 0.6
+    return is_shouted(re.findall(r"[^\W\d_]{2,}", text))
 
 
 def _is_capitalised(token: str) -> bool:
@@ -502,7 +498,7 @@ def extract_temporal_markers(text: str) -> tuple[str, ...]:
         kind = match.lastgroup
         if kind in ("date", "month") and _HAS_WORD.search(value) and not _CAPITALISED_MONTH.search(value):
             continue  # "may" the verb, "march" the walk: only a capitalised month name is a month
-        value = _WHITESPACE.sub(" ", value)
+        value = WHITESPACE.sub(" ", value)
         key = value.casefold()
         if key not in seen:
             seen.add(key)

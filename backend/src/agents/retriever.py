@@ -83,6 +83,18 @@ def _hybrid_from_settings(settings: Settings) -> dict[str, object]:
     }
 
 
+#: Only the closest matches by cosine are compared word by word (``factmem.polarity``, ~70 µs a claim not
+#: seen recently): a repeat of a stored claim, however misspelt, is among them, and every decision (cache
+#: hit, transfer, contradiction, dedup) reads the closest matches.
+CLOSEST_COMPARED = 5
+
+
+def search_text(claim: NormalizedClaim) -> str:
+    """What the memory is searched with by words: the claim, and who a pasted post is by (it may name the
+    claim's subject: "— Ilhan Omar (@IlhanMN)")."""
+    return f"{claim.normalized_text} {claim.attribution}".strip()
+
+
 class VectorCache:
     """A small LRU of claim vectors: a viral claim repeated a thousand times is embedded once.
 
@@ -136,7 +148,9 @@ class Retriever:
         vector = self._vectors.get_or_compute(claim.normalized_text, self._embedder.embed_one)
         points = self._candidates(claim, vector)
         signature = claim_signature(claim.normalized_text)
-        matches = [self._to_match(point, claim, signature, now) for point in points]
+        closest = sorted(points, key=lambda p: p.score or 0.0, reverse=True)[:CLOSEST_COMPARED]
+        compared = {p.id for p in closest}
+        matches = [self._to_match(point, claim, signature, now, point.id in compared) for point in points]
         if not self._reranked:
             matches.sort(key=lambda m: m.time_decayed_score, reverse=True)
         return Retrieval(vector=vector, matches=tuple(matches), cache_hit=self._cache_hit(matches))
@@ -154,13 +168,19 @@ class Retriever:
         fusion = self.policy.fusion
         if fusion is None or not self._store.hybrid:
             return self._store.search(vector, self.policy.top_k)
-        points = self._store.hybrid_search(vector, claim.normalized_text, fusion)
+        query = search_text(claim)
+        points = self._store.hybrid_search(vector, query, fusion)
         if self.policy.reranker is not None:
-            points = self.policy.reranker.rerank(claim.normalized_text, points)
+            points = self.policy.reranker.rerank(query, points)
         return points[: self.policy.top_k]
 
     def _to_match(
-        self, point: StoredPoint, claim: NormalizedClaim, signature: ClaimSignature, now: datetime
+        self,
+        point: StoredPoint,
+        claim: NormalizedClaim,
+        signature: ClaimSignature,
+        now: datetime,
+        compare: bool = True,
     ) -> MemoryMatch:
         payload = point.payload
         similarity = float(np.clip(point.score or 0.0, -1.0, 1.0))
@@ -170,6 +190,8 @@ class Retriever:
         elif similarity < self.policy.relation_floor:
             floor = self.policy.relation_floor
             relation = ClaimRelation(kind="unrelated", reason=f"similarity below {floor}")
+        elif not compare:
+            relation = ClaimRelation(kind="unrelated", reason=f"not among the {CLOSEST_COMPARED} closest")
         else:
             relation = compare_claims(str(payload.get("claim_text", "")), signature)
         return MemoryMatch(
