@@ -6,8 +6,10 @@ The 14,231 verified claims go into a hybrid memory through the ingest path; each
 candidates fetched by the store's hybrid search exactly as the service does. A logistic regression over
 ``factmem.rerank.FEATURES`` (standardized) is fitted on the train split's tweets only (label: the candidate is
 the tweet's fact-check), for each setting of the L2 penalty and the number of candidates; the setting with
-the best MAP@5 on the dev split (the fewest candidates within one dev tweet's worth of it) is chosen. Prints MAP@5 on both splits for dense retrieval alone, BM25 alone,
-their reciprocal rank fusion and the re-ranked fusion; ``--write`` saves the chosen model.
+the best MAP@5 on the dev split (the fewest candidates within one dev tweet's worth of it) is chosen.
+Prints MAP@5 on both splits for dense retrieval alone, BM25 alone, their reciprocal rank fusion and the
+re-ranked fusion; ``--write`` saves the chosen model. Queries are searched by words with a pasted tweet's
+attribution (``--no-attribution``: without it, to measure what it brings).
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from factmem.store.remote import QdrantServerClaimStore
 CLAIMS = [
     ("Wombats are herding animals into their burrows to escape the wildfires.", "Hero wombats"),
     ("Australian wildlife is fleeing the bushfires.", None),
-    ("Koalas are functionally extinct after the fires.", None),
+    ("Koalas are functionally extinct in New South Wales.", None),
     ("The Eiffel Tower is in Paris.", None),
     ("A wombat was elected mayor of a town in Queensland.", None),
 ]
