@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     cache_similarity_threshold: float = Field(0.30, ge=0.0, le=1.0)
     cache_max_age_days: float = Field(30.0, ge=0.0)
     decay_sigma_days: float = Field(90.0, gt=0.0)
-    dedup_similarity_threshold: float = Field(0.90, ge=0.0, le=1.0)
+    dedup_similarity_threshold: float = Field(0.30, ge=0.0, le=1.0)
     hybrid_retrieval: bool = True
     rerank: bool = True
     vector_cache_size: int = Field(256, ge=0, le=100_000)

@@ -25,15 +25,17 @@ from factmem.store.remote import QdrantServerClaimStore
 
 pytestmark = [pytest.mark.reliability]
 
+# Rewordings that are the same claim (``factmem.polarity``): another spelling, a phrase moved whole, a typo,
+# an article, a filler word. (A reordered or rephrased sentence is a related claim, never merged.)
 PARAPHRASES = [
-    ("The harbour of Quillon freezes over every winter", "The Quillon harbour freezes over every winter"),
+    ("The harbour of Quillon freezes over every winter", "The harbor of Quillon freezes over every winter"),
     (
         "The Tellwick mill ground flour for three hundred years",
         "For three hundred years the Tellwick mill ground flour",
     ),
-    ("Corrowdale Abbey was founded by monks from France", "Monks from France founded Corrowdale Abbey"),
-    ("Ardmore lighthouse is painted red and white", "The lighthouse at Ardmore is painted red and white"),
-    ("The Fenmarsh canal was dug by hand", "The Fenmarsh canal was dug entirely by hand"),
+    ("Corrowdale Abbey was founded by monks from France", "Corrowdale Abbey was founded by monks from Frnace"),
+    ("Ardmore lighthouse is painted red and white", "The Ardmore lighthouse is painted red and white"),
+    ("The Fenmarsh canal was dug by hand", "The Fenmarsh canal was actually dug by hand"),
 ]
 
 
