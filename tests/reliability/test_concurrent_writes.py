@@ -33,7 +33,10 @@ PARAPHRASES = [
         "The Tellwick mill ground flour for three hundred years",
         "For three hundred years the Tellwick mill ground flour",
     ),
-    ("Corrowdale Abbey was founded by monks from France", "Corrowdale Abbey was founded by monks from Frnace"),
+    (
+        "Corrowdale Abbey was founded by monks from France",
+        "Corrowdale Abbey was founded by monks from Frnace",
+    ),
     ("Ardmore lighthouse is painted red and white", "The Ardmore lighthouse is painted red and white"),
     ("The Fenmarsh canal was dug by hand", "The Fenmarsh canal was actually dug by hand"),
 ]
