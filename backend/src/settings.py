@@ -191,7 +191,9 @@ class Settings(BaseSettings):
 
     @property
     def cors_origin_list(self) -> list[str]:
-        return _split_list(self.cors_origins)
+        """``none`` switches CORS off (an empty variable is ignored, so it cannot)."""
+        origins = _split_list(self.cors_origins)
+        return [] if [o.lower() for o in origins] == ["none"] else origins
 
     @property
     def trusted_proxy_list(self) -> list[str]:
