@@ -32,10 +32,11 @@ from factmem.agents.normalizer import Normalizer
 from factmem.agents.reasoner import LocalReasoner, ReasoningPolicy
 from factmem.agents.retriever import RetrievalPolicy, Retriever
 from factmem.embeddings import Embedder, get_shared_embedding_model
-from factmem.errors import EmbeddingError, InputError
+from factmem.errors import EmbeddingError, InputError, ReasonerError
 from factmem.outbound.usage import CallLog, ProviderCall
 from factmem.settings import Settings
 from factmem.store.base import ClaimStore
+from factmem.text_checks import first_unicode_problem
 from factmem.time_decay import utc_now
 
 if TYPE_CHECKING:
@@ -359,6 +360,11 @@ class VerificationPipeline:
     def remember(self, check: ClaimCheck) -> Verification:
         """Store the verdict (dedup, seen_count) and freeze the claim's outcome."""
         assert check.result is not None, "judge a claim before remembering it"
+        # the write comes last: an answer that cannot be rendered (invalid Unicode from a provider) fails
+        # here, before anything is stored or counted
+        problem = first_unicode_problem((check.claim, check.result, check.evidence, check.web_evidence))
+        if problem is not None:
+            raise ReasonerError(f"the answer cannot be rendered: {problem}; nothing was stored")
         with _timed(check.timings, "memory_update"):
             write = self.memory_updater.update(check.claim, check.retrieval, check.result, now=check.now)
         check.trace.append(trace.stored(write))

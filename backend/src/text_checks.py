@@ -47,3 +47,25 @@ def reject_bool(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be a number, not a boolean")
     return value
+
+
+def first_unicode_problem(value: Any, path: str = "answer") -> str | None:
+    """Where, in a tree of dataclasses, lists, dicts and strings, a string is not valid Unicode (a lone
+    surrogate from a third-party JSON, say), or ``None``: checked before a write, so an answer that cannot
+    be rendered never leaves a write behind."""
+    if isinstance(value, str):
+        problem = unicode_problem(value)
+        return f"{path} {problem}" if problem else None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    elif hasattr(value, "__dataclass_fields__"):
+        items = ((name, getattr(value, name)) for name in value.__dataclass_fields__)
+    else:
+        return None
+    for key, item in items:
+        found = first_unicode_problem(item, f"{path}.{key}")
+        if found:
+            return found
+    return None
