@@ -170,7 +170,10 @@ class Retriever:
             return self._store.search(vector, self.policy.top_k)
         query = search_text(claim)
         points = self._store.hybrid_search(vector, query, fusion)
-        if self.policy.reranker is not None:
+        # A repeat of a stored claim (the same after normalization) is the answer whatever the order of
+        # the rest: the re-ranker's features are skipped on that hot path.
+        repeat = any(p.payload.get("comparison_key") == claim.comparison_key for p in points)
+        if self.policy.reranker is not None and not repeat:
             points = self.policy.reranker.rerank(query, points)
         return points[: self.policy.top_k]
 
