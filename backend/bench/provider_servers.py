@@ -51,7 +51,10 @@ class Reply:
     def response(self) -> Response:
         if self.text is not None:
             return Response(self.text, self.status, headers=self.headers, media_type="text/plain")
-        return JSONResponse(self.body, self.status, headers=self.headers)
+        # ASCII escapes, as many real servers write them: they can carry a lone surrogate ("\\ud800"), which
+        # JSON allows and UTF-8 cannot, so the tests can send one.
+        body = json.dumps(self.body, ensure_ascii=True)
+        return Response(body, self.status, headers=self.headers, media_type="application/json")
 
 
 ReplyFactory = Callable[[dict[str, Any]], Reply]

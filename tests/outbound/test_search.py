@@ -100,6 +100,8 @@ def test_searxng_is_asked_for_json_and_its_results_are_cleaned_and_cut(provider:
         {"url": "https://example.org/b", "title": "empty", "content": "   "},
         {"url": "https://example.org/a", "title": "duplicate", "content": "the same page again"},
         {"url": "https://cdc.gov/c", "title": "C", "content": "Official.", "publishedDate": "2024-03-01"},
+        {"url": "https://example.org/\ud800", "title": "lone surrogate in the url", "content": "dropped"},
+        {"url": "https://example.org/d", "title": "T\udfff", "content": "Lone \ud800surrogate"},
     ]
     provider.searxng.push(searxng_results(noisy))
     [passages], _ = search(lambda e: SearxngSearch(e, provider.searxng_url), max_chars=120)
@@ -107,11 +109,16 @@ def test_searxng_is_asked_for_json_and_its_results_are_cleaned_and_cut(provider:
     assert (
         sent.method == "GET" and sent.query["format"] == "json" and sent.query["q"] == CLAIM.normalized_text
     )
-    assert [p.source_url for p in passages] == ["https://example.org/a", "https://cdc.gov/c"]
+    assert [p.source_url for p in passages] == [
+        "https://example.org/a",
+        "https://cdc.gov/c",
+        "https://example.org/d",
+    ]
     first = passages[0]
     assert first.text.startswith("Tom & Jerry x") and len(first.text) == 120 and first.text.endswith("…")
     assert first.title == "A" and first.source_reliability == DEFAULT_RELIABILITY
     assert passages[1].published == "2024-03-01" and passages[1].source_reliability == 0.9
+    assert (passages[2].title, passages[2].text) == ("T", "Lone surrogate")  # valid Unicode, storable
 
 
 def test_the_same_query_within_the_ttl_is_not_sent_again(provider: ProviderServer) -> None:

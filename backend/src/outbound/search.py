@@ -36,6 +36,7 @@ from factmem.outbound.reliability import source_domain, source_reliability
 from factmem.outbound.resilience import Delivered, ResilientEndpoint, endpoint_from_settings
 from factmem.outbound.usage import CallLog, Pricing, ProviderCall
 from factmem.settings import Settings
+from factmem.text_checks import unicode_problem
 
 #: The longest query sent: a claim is at most MAX_CLAIM_CHARS, search engines cut far shorter.
 MAX_QUERY_CHARS = 400
@@ -126,6 +127,7 @@ def clean_text(value: Any, limit: int) -> str:
     if not isinstance(value, str):
         return ""
     text = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", value))).strip()
+    # Also drops lone surrogates (category Cs is not printable): JSON allows their escapes, UTF-8 does not.
     text = "".join(ch for ch in text if ch.isprintable())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -134,6 +136,8 @@ def to_web_result(raw: dict[str, Any], max_chars: int) -> WebResult | None:
     """A clean, bounded result, or None when it has no http(s) URL or no text."""
     url = raw.get("url")
     if not isinstance(url, str) or not url.startswith(("http://", "https://")) or len(url) > 2_000:
+        return None
+    if unicode_problem(url) is not None:  # a lone surrogate (JSON allows the escape) names no page
         return None
     content = clean_text(raw.get("content"), max_chars)
     if not content:
