@@ -463,6 +463,8 @@ def _result_from_cache(retrieval: Retrieval) -> VerificationResult:
         ),
         explanation=hit.explanation,
         evidence_ids=(hit.id,),
-        evidence_summary=f"memory: “{hit.claim_text}” ({hit.verdict}, seen {hit.seen_count}×)",
+        evidence_summary=(
+            f"memory: “{hit.claim_text}” ({hit.verdict}, seen {hit.seen_count}× before this request)"
+        ),
         verdict_by=hit.verdict_by,
     )
