@@ -217,14 +217,23 @@ def _random_points(n: int, seed: int = 0) -> tuple[np.ndarray, list[PointWrite]]
     vectors = np.random.default_rng(seed).normal(size=(n, MINILM_INT8.dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors, [
-        PointWrite(id=claim_point_id(str(i)), vector=v, payload={"n": i}) for i, v in enumerate(vectors)
+        PointWrite(
+            id=claim_point_id(str(i)), vector=v, payload={"n": i, "claim_text": f"Claim {i} on wombats."}
+        )
+        for i, v in enumerate(vectors)
     ]
 
 
-def test_edge_index_built_in_a_child_process(tmp_path: Path) -> None:
-    """The server's way to index: the child does the work, this process gets the shard back, indexed."""
+@pytest.mark.parametrize("lexical", [False, True], ids=["dense", "hybrid"])
+def test_edge_index_built_in_a_child_process(tmp_path: Path, lexical: bool) -> None:
+    """The server's way to index: the child does the work, this process gets the shard back, indexed.
+
+    In a hybrid shard the BM25 vectors are indexed on write; only the dense backlog counts as unindexed.
+    """
     small = EdgeIndexConfig(indexing_threshold_points=10)  # so 300 points are worth an index
-    store = EdgeClaimStore(tmp_path / "shard", name="claims", dim=MINILM_INT8.dim, index=small)
+    store = EdgeClaimStore(
+        tmp_path / "shard", name="claims", dim=MINILM_INT8.dim, index=small, lexical=lexical
+    )
     try:
         vectors, points = _random_points(300)
         store.upsert(points)

@@ -422,10 +422,19 @@ class EdgeClaimStore:
                 return
 
     def unindexed_points(self) -> int:
-        """Points searched by brute force until the next index build."""
+        """Points whose dense vector is searched by brute force until the next index build.
+
+        The engine's ``indexed_vectors_count`` sums over every named vector, and a BM25 sparse vector is
+        indexed as it is written: in a hybrid shard the points that have one are subtracted, or the dense
+        backlog would read as zero and the startup build would never run.
+        """
         with _engine_errors("info"):
             info = self._shard.info()
-        return max(0, info.points_count - info.indexed_vectors_count)
+            sparse = 0
+            if self.hybrid:
+                has_sparse = qe.Filter(must=[qe.HasVectorCondition(lexical.SPARSE_VECTOR)])
+                sparse = self._shard.count(qe.CountRequest(exact=True, filter=has_sparse))
+        return max(0, info.points_count - (info.indexed_vectors_count - sparse))
 
     def build_index(self) -> bool:
         with _engine_errors("optimize"):
