@@ -75,6 +75,11 @@ def test_length_is_measured_without_surrounding_whitespace() -> None:
         ("I heard the Eiffel Tower is in Paris", BASE),
         ("i read that the Eiffel Tower is in Paris", BASE),
         ("Someone told me the Eiffel Tower is in Paris", BASE),
+        ("my uncle told me the Eiffel Tower is in Paris", BASE),
+        ("A good friend told us that the Eiffel Tower is in Paris", BASE),
+        ("My doctor says the Eiffel Tower is in Paris", BASE),
+        ("I was told that the Eiffel Tower is in Paris", BASE),
+        ("I've been told the Eiffel Tower is in Paris", BASE),
         ("Is it true that the Eiffel Tower is in Paris?", BASE),
         ("True or false: the Eiffel Tower is in Paris", BASE),
         ("omg, did you know - fun fact: the Eiffel Tower is in Paris…", BASE),
@@ -119,6 +124,9 @@ def test_chat_noise_is_removed(normalizer: Normalizer, raw: str, expected: str) 
         # "I read that" is an opener; "I saw a UFO" is the claim itself.
         ("I read that the WHO lied", "The WHO lied."),
         ("I saw a UFO over Texas", "I saw a UFO over Texas."),
+        # Relayed hearsay goes; a claim about what someone said keeps its subject.
+        ("A man said he saw a UFO over Texas", "A man said he saw a UFO over Texas."),
+        ("My uncle's farm is in Texas", "My uncle's farm is in Texas."),
         # Openers that are really part of a name survive.
         ("Breaking Bad is a TV show", "Breaking Bad is a TV show."),
         ("PSA levels rise with age", "PSA levels rise with age."),

@@ -100,6 +100,12 @@ _CHAT_PREFIXES = (
     # "I read that ..." is an opener, "I read the report" is not.
     r"i\s+(?:just\s+)?(?:read|saw)(?:\s+(?:somewhere|online)(?:\s+that)?|\s+that)",
     r"some(?:one|body)\s+told\s+me(?:\s+that)?",
+    # Relayed hearsay: who passed the claim on is not part of it ("my uncle told me", "a friend told us",
+    # "my doctor says that", "I was told"). Possessives only for says/said: "A man said he ..." keeps its
+    # subject.
+    r"(?:my|our|a|an)\s+(?:[^\W\d_]+\s+){1,2}?told\s+(?:me|us)(?:\s+that)?",
+    r"(?:my|our)\s+(?:[^\W\d_]+\s+){1,2}?(?:says|said)(?:\s+that)?",
+    r"i(?:\s+was|\s+have\s+been|'ve\s+been)\s+told(?:\s+that)?",
     r"is\s+it\s+true\s+that",
     r"is\s+it\s+true",
     r"true\s+or\s+false",
