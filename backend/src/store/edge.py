@@ -162,12 +162,6 @@ def _has_sparse_vectors(path: Path) -> bool:
     return lexical.SPARSE_VECTOR in (config.get("sparse_vectors") or {})
 
 
-def _cosine(query: np.ndarray, stored: Any) -> float:
-    """Cosine of a query and a stored vector (the engine stores cosine vectors normalized)."""
-    values = stored.get("", stored) if isinstance(stored, dict) else stored
-    return float(np.dot(query, np.asarray(values, dtype=np.float32)))
-
-
 class EdgeClaimStore:
     """A ``ClaimStore`` on a Qdrant Edge shard directory.
 
@@ -324,36 +318,48 @@ class EdgeClaimStore:
         return [StoredPoint(id=str(hit.id), payload=dict(hit.payload or {}), score=hit.score) for hit in hits]
 
     def hybrid_search(self, vector: np.ndarray, text: str, fusion: lexical.Fusion) -> list[StoredPoint]:
+        """Fused candidates with payloads, each with its exact cosine and BM25 score.
+
+        The engine holds the GIL through every call, so each step is the cheapest that does the job: both
+        rankings run once without payloads (a query that loads payloads costs about twice the brute-force
+        scan), they are fused here (:func:`factmem.store.lexical.fuse`, the engine's RRF), then only the
+        chosen candidates' payloads are read by id, and the vectors of the few that only the lexical side
+        found, for their cosine.
+        """
         sparse = lexical.query_vector(text)
         if not self.hybrid or not sparse:
             return self.search(vector, fusion.candidates)
-        dense_query = qe.Query.Nearest(vector.tolist())
-        sparse_query = qe.Query.Nearest(
-            qe.SparseVector(list(sparse.indices), list(sparse.values)), using=lexical.SPARSE_VECTOR
+        by_meaning = qe.QueryRequest(
+            limit=fusion.candidates, query=qe.Query.Nearest(vector.tolist()), params=_RESCORE
         )
-        fused = qe.QueryRequest(
+        by_words = qe.QueryRequest(
             limit=fusion.candidates,
-            prefetches=[
-                qe.Prefetch(limit=fusion.candidates, query=dense_query, params=_RESCORE),
-                qe.Prefetch(limit=fusion.candidates, query=sparse_query),
-            ],
-            query=qe.Fusion.Rrf(k=fusion.rrf_k, weights=[fusion.dense_weight, fusion.lexical_weight]),
-            with_payload=True,
-            with_vector=[""],
+            query=qe.Query.Nearest(
+                qe.SparseVector(list(sparse.indices), list(sparse.values)), using=lexical.SPARSE_VECTOR
+            ),
         )
-        lexical_only = qe.QueryRequest(limit=fusion.candidates, query=sparse_query)
         with _engine_errors("hybrid search"):
-            hits, lexical_hits = self._shard.query_batch(qe.QueryBatchRequest([fused, lexical_only]))
-        lexical_scores = {str(hit.id): hit.score for hit in lexical_hits}
+            dense_hits, lexical_hits = self._shard.query_batch(qe.QueryBatchRequest([by_meaning, by_words]))
+            cosines = {str(hit.id): hit.score for hit in dense_hits}
+            lexical_scores = {str(hit.id): hit.score for hit in lexical_hits}
+            fused = lexical.fuse(list(cosines), list(lexical_scores), fusion)
+            missing = [point_id for point_id in fused if point_id not in cosines]
+            for record in self._shard.retrieve(missing, False, True) if missing else ():
+                stored = (
+                    record.vector.get("", record.vector) if isinstance(record.vector, dict) else record.vector
+                )
+                cosines[str(record.id)] = float(np.dot(vector, np.asarray(stored, dtype=np.float32)))
+            payloads = {str(r.id): r.payload for r in self._shard.retrieve(list(fused), True, False)}
         return [
             StoredPoint(
-                id=str(hit.id),
-                payload=dict(hit.payload or {}),
-                score=_cosine(vector, hit.vector),
-                lexical_score=lexical_scores.get(str(hit.id), 0.0),
-                fused_score=hit.score,
+                id=point_id,
+                payload=dict(payloads[point_id] or {}),
+                score=cosines.get(point_id, 0.0),
+                lexical_score=lexical_scores.get(point_id, 0.0),
+                fused_score=fused_score,
             )
-            for hit in hits
+            for point_id, fused_score in fused.items()
+            if point_id in payloads  # deleted between the calls: gone
         ]
 
     def retrieve(self, ids: Sequence[str]) -> list[StoredPoint]:

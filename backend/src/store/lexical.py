@@ -13,7 +13,7 @@ names what the claim only describes).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -76,3 +76,15 @@ class Fusion:
     rrf_k: int = 60
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
+
+
+def fuse(dense_ids: Sequence[str], lexical_ids: Sequence[str], fusion: Fusion) -> dict[str, float]:
+    """Reciprocal rank fusion of two rankings (best first), as the Qdrant engines compute it: each side adds
+    ``weight / (rrf_k + rank)`` with ranks from 0. The ``fusion.candidates`` best ids with their scores,
+    best first; ties keep the dense ranking's order, then the lexical one's."""
+    scores: dict[str, float] = {}
+    for ranking, weight in ((dense_ids, fusion.dense_weight), (lexical_ids, fusion.lexical_weight)):
+        for rank, point_id in enumerate(ranking):
+            scores[point_id] = scores.get(point_id, 0.0) + weight / (fusion.rrf_k + rank)
+    best = sorted(scores.items(), key=lambda item: item[1], reverse=True)[: fusion.candidates]
+    return dict(best)
