@@ -9,11 +9,15 @@ from __future__ import annotations
 import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
+import numpy as np
+
 from factmem.agents.base import MemoryWrite, NormalizedClaim, Retrieval, Verdict, VerificationResult
-from factmem.agents.memory_update import verdict_producer
+from factmem.agents.memory_update import RecentInserts, verdict_producer
 from factmem.pipeline import VerificationPipeline
+from factmem.time_decay import utc_now
 
 
 def result(verdict: Verdict, confidence: float) -> VerificationResult:
@@ -226,3 +230,49 @@ def test_records_from_before_provenance_tell_it_by_their_origin() -> None:
     assert verdict_producer({"origin": "curated"}) == "curated"
     assert verdict_producer({"origin": "verified"}) == "local"
     assert verdict_producer({"origin": "verified", "verdict_by": "llm:m"}) == "llm:m"
+
+
+# --- rewordings inserted while a claim was being checked ---
+
+
+def test_a_rewording_inserted_after_a_retrieval_is_found_without_searching_again(
+    pipeline: VerificationPipeline,
+) -> None:
+    """The second of two rewordings was retrieved before the first was stored: the recent-inserts log, not
+    a second search, makes it count the first."""
+    searches: list[str] = []
+    updater = pipeline.memory_updater
+    original = updater._recheck
+    updater._recheck = lambda claim: searches.append(claim.normalized_text) or original(claim)  # type: ignore[assignment,func-returns-value]
+    started = utc_now()
+    first = retrieve(pipeline, "The harbour of Quillon freezes over every winter")
+    second = retrieve(pipeline, "The harbor of Quillon freezes over every winter")
+    written = [updater.update(*checked, result("True", 0.9), now=started) for checked in (first, second)]
+    assert [w.inserted for w in written] == [True, False]
+    assert written[1].id == written[0].id and written[1].seen_count == 2
+    assert searches == []
+
+
+def test_recent_inserts_answer_only_for_a_window_they_hold_whole() -> None:
+    log = RecentInserts(size=3)
+    vector = np.zeros(4, dtype=np.float32)
+    before = utc_now() - timedelta(seconds=5)
+    for i in range(3):
+        log.add(f"id{i}", f"claim {i}", vector)
+    assert [e.point_id for e in log.since(before) or []] == ["id0", "id1", "id2"]
+    log.add("id3", "claim 3", vector)  # id0 is pushed out, and it was newer than `before`
+    assert log.since(before) is None
+    assert log.since(utc_now() + timedelta(seconds=5)) == []
+
+
+def test_a_window_longer_than_the_log_searches_the_memory_again(pipeline: VerificationPipeline) -> None:
+    updater = pipeline.memory_updater
+    updater._recent = RecentInserts(size=1)
+    started = utc_now()
+    first = retrieve(pipeline, "Corrowdale Abbey was founded by monks from France")
+    other = retrieve(pipeline, "The Fenmarsh canal was dug by hand")
+    second = retrieve(pipeline, "Corrowdale Abbey was founded by monks from Frnace")
+    written = [
+        updater.update(*checked, result("True", 0.9), now=started) for checked in (first, other, second)
+    ]
+    assert written[2].id == written[0].id and written[2].seen_count == 2  # found by searching again

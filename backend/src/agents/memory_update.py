@@ -9,20 +9,27 @@ locks (bounded memory, no per-claim objects); between processes (instances shari
 write itself is conditional: it applies only if the payload is still the version that was read
 (``ClaimStore.compare_and_set_payload``), else it is read again and retried, and a new claim is created only
 if absent (``insert_if_absent``). Rewordings of one new claim verified at the same moment are decided one at
-a time against a fresh retrieval, so the second one finds the first.
+a time: each is checked against the claims this process inserted since its own retrieval began
+(:class:`RecentInserts`), so the second one finds the first without a second search of the memory.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 import zlib
+from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+
+import numpy as np
 
 from factmem.agents.base import MemoryMatch, MemoryWrite, NormalizedClaim, Retrieval, VerificationResult
 from factmem.errors import StoreError, StoreUnavailableError
+from factmem.polarity import compare_claims
 from factmem.store.base import ClaimStore, PointWrite
 from factmem.store.ids import claim_point_id
 from factmem.time_decay import to_iso, utc_now
@@ -47,6 +54,50 @@ def verdict_producer(payload: dict[str, Any]) -> str:
     if isinstance(by, str) and by:
         return by
     return CURATED if payload.get("origin") in _CURATED_ORIGINS else "local"
+
+
+#: New claims remembered for the check of concurrent rewordings (384 float32 + text: ~2 KB each).
+RECENT_INSERTS = 512
+#: Inserts this much older than a verification's start still count as "since": clocks are read at
+#: different moments on different threads.
+_CLOCK_MARGIN = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class _Inserted:
+    at: float
+    point_id: str
+    claim_text: str
+    vector: np.ndarray
+
+
+class RecentInserts:
+    """The claims this process inserted lately, newest last, in constant memory.
+
+    A new claim's retrieval cannot see a rewording inserted while it ran; this log can. It answers only for
+    a window it still holds whole: once an insert newer than the window's start has been pushed out, the
+    caller must search the memory instead.
+    """
+
+    def __init__(self, size: int = RECENT_INSERTS) -> None:
+        self._entries: deque[_Inserted] = deque(maxlen=size)
+        #: when the newest entry pushed out so far was inserted
+        self._dropped_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def add(self, point_id: str, claim_text: str, vector: np.ndarray) -> None:
+        with self._lock:
+            if len(self._entries) == self._entries.maxlen:
+                self._dropped_at = self._entries[0].at
+            self._entries.append(_Inserted(time.time(), point_id, claim_text, vector))
+
+    def since(self, started: datetime) -> list[_Inserted] | None:
+        """Inserts at or after ``started``; ``None`` when some of them may have been pushed out already."""
+        cutoff = (started - _CLOCK_MARGIN).timestamp()
+        with self._lock:
+            if self._dropped_at >= cutoff:
+                return None
+            return [entry for entry in self._entries if entry.at >= cutoff]
 
 
 class StripedLocks:
@@ -131,11 +182,12 @@ class MemoryUpdater:
         llm_verdict_reliability: float,
         recheck: Callable[[NormalizedClaim], Retrieval] | None = None,
     ) -> None:
-        """``recheck``: retrieves a claim afresh (the retriever), so a new claim is checked against
-        rewordings stored since its own retrieval before it is inserted."""
+        """``recheck``: retrieves a claim afresh (the retriever); used when :class:`RecentInserts` no longer
+        holds everything inserted since a new claim's retrieval began."""
         self._store = store
         self._recheck = recheck
         self._new_claims = threading.Lock()
+        self._recent = RecentInserts()
         self._embedding_model = embedding_model
         self._dedup_similarity = dedup_similarity
         self._llm_verdict_reliability = llm_verdict_reliability
@@ -160,13 +212,16 @@ class MemoryUpdater:
         point_id = target.id if target is not None else claim_point_id(claim.comparison_key)
         try:
             if target is None and self._recheck is not None:
-                # A new claim: decided one at a time, against the memory as it is now, so two rewordings of
-                # one claim verified at once become one record (the second finds the first) whatever the
-                # interleaving. Increments never wait on this lock.
+                # A new claim: decided one at a time, against what was inserted since its retrieval began,
+                # so two rewordings of one claim verified at once become one record (the second finds the
+                # first) whatever the interleaving. Increments never wait on this lock.
                 with self._new_claims:
-                    fresh = self._duplicate_of(self._recheck(claim))
-                    point_id = fresh.id if fresh is not None else point_id
-                    return self._write(point_id, claim, retrieval, result, now)
+                    fresh = self._inserted_since(claim, retrieval, now)
+                    point_id = fresh if fresh is not None else point_id
+                    write = self._write(point_id, claim, retrieval, result, now)
+                    if write.inserted:
+                        self._recent.add(write.id, claim.normalized_text, retrieval.vector)
+                    return write
             return self._write(point_id, claim, retrieval, result, now)
         except StoreUnavailableError as exc:
             # The verdict is still worth answering; the response says it was not stored.
@@ -203,6 +258,21 @@ class MemoryUpdater:
                         id=point_id, inserted=True, seen_count=1, timestamp=payload["timestamp"]
                     )
         raise StoreError(f"claim {point_id} is being written by too many writers at once; retry")
+
+    def _inserted_since(self, claim: NormalizedClaim, retrieval: Retrieval, started: datetime) -> str | None:
+        """The id of a claim inserted since ``started`` that says the same as ``claim``, if any."""
+        recent = self._recent.since(started)
+        if recent is None:  # the log lost part of the window: search the memory as it is now
+            assert self._recheck is not None
+            fresh = self._duplicate_of(self._recheck(claim))
+            return fresh.id if fresh is not None else None
+        for entry in reversed(recent):
+            similarity = float(np.dot(entry.vector, retrieval.vector))
+            if similarity >= self._dedup_similarity and (
+                compare_claims(entry.claim_text, claim.normalized_text).kind == "same"
+            ):
+                return entry.point_id
+        return None
 
     def _duplicate_of(self, retrieval: Retrieval) -> MemoryMatch | None:
         if retrieval.cache_hit is not None:
