@@ -292,6 +292,9 @@ def test_swapped_content_words_are_different(a: str, b: str) -> None:
             "Hillary Clinton called for Assange to be assassinated.",
             "Hillary Clinton called for Assange's assassination.",
         ),
+        # A plural gerund is the same word; "math" is short for "mathematics".
+        ("The Moon landings were faked.", "The moon landing was faked."),
+        ("Einstein failed mathematics at school.", "Einstein failed math at school."),
         # Light words add nothing.
         ("The Eiffel Tower is in Paris.", "The Eiffel Tower is located in Paris."),
         # A phrase moved whole modifies the same thing.
@@ -350,6 +353,7 @@ def test_signature_is_hashable_and_cached() -> None:
         ("started", "start"),
         ("starts", "start"),
         ("starting", "start"),
+        ("landings", "land"),
         ("modelled", "model"),
         ("cities", "city"),
         ("began", "begin"),

@@ -393,7 +393,10 @@ class VerificationPipeline:
         if self.settings.max_claims_per_request == 1:
             return ClaimSplit(whole, (whole,))
         with _timed(timings, "splitter"):
-            split = self.claims_of(whole, [ClaimPart(part) for part in split_claims(raw_text)], "rules")
+            parts = split_claims(raw_text)
+            if len(parts) < 2:  # one claim: normalizing it again would only repeat the work above
+                return ClaimSplit(whole, (whole,))
+            split = self.claims_of(whole, [ClaimPart(part) for part in parts], "rules")
         return split if len(split.claims) > 1 else ClaimSplit(whole, (whole,))
 
     def claims_of(self, whole: NormalizedClaim, parts: Sequence[ClaimPart], split_by: str) -> ClaimSplit:

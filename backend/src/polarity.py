@@ -122,7 +122,7 @@ _SYNONYM_GROUPS = (
     "|smart intelligent clever|people person individual|photo photograph picture image|song track single"
     "|singer vocalist|actor actress performer|author writer novelist|write pen"
     "|city town|place location|region area|appear feature star"
-    "|receive get|reveal show|contain include|nearly almost|usa america|uk britain"
+    "|receive get|reveal show|contain include|nearly almost|usa america|uk britain|math maths mathematics"
 )
 # Pairs whose substitution changes the claim: "different", never "opposite" (an antonym says nothing certain
 # about the truth of the other claim: "The show began in 2001" false does not make "ended in 2001" true).
@@ -183,6 +183,7 @@ _SUFFIXES = (
     ("xes", "x", 2),
     ("ches", "ch", 2),
     ("shes", "sh", 2),
+    ("ings", "", 3),
     ("ing", "", 3),
     ("ed", "", 3),
     ("es", "e", 3),

@@ -44,3 +44,22 @@ def test_cleanup_memory_on_fixture_proc() -> None:
     assert result.rss_after_mb == pytest.approx(RSS_MB)
     assert result.released_mb == 0.0
     assert result.anon_after_mb == pytest.approx(ANON_MB)
+
+
+def test_a_young_generation_cleanup_leaves_old_garbage_for_a_full_one() -> None:
+    """Cycles that survived into the old generation are not walked by ``generation=1`` (that walk is what a
+    cadence cleanup avoids), and a full cleanup still frees them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        gc.collect()
+        survivors = [_Cycle() for _ in range(500)]
+        gc.collect()  # the survivors are now in the oldest generation
+        del survivors
+        young = cleanup_memory(generation=1)
+        full = cleanup_memory()
+    finally:
+        if was_enabled:
+            gc.enable()
+    assert young.gc_collected < 500
+    assert full.gc_collected >= 500

@@ -8,7 +8,7 @@ import pytest
 
 from factmem.memory import guard as guard_module
 from factmem.memory.cleanup import CleanupResult
-from factmem.memory.guard import GuardPolicy, MemoryGuard
+from factmem.memory.guard import CLEANUP_REASONS, GuardPolicy, MemoryGuard
 from factmem.memory.limits import Thresholds
 from factmem.memory.readings import get_memory_usage
 from factmem.settings import Settings
@@ -94,7 +94,7 @@ def test_file_pages_are_released_under_pressure_at_most_once_per_interval(
     thrash. gc + trim still run on every one of those requests."""
     releases: list[bool] = []
 
-    def recording_cleanup(*, release_file_pages: bool = False) -> CleanupResult:
+    def recording_cleanup(*, release_file_pages: bool = False, generation: int = 2) -> CleanupResult:
         releases.append(release_file_pages)
         return CleanupResult(100.0, 90.0, 10.0, 80.0, 80.0, 0, True, 1.0, 5.0 if release_file_pages else 0.0)
 
@@ -114,7 +114,7 @@ def test_file_pages_are_released_under_pressure_at_most_once_per_interval(
 def test_file_pages_stay_when_the_policy_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     releases: list[bool] = []
 
-    def recording_cleanup(*, release_file_pages: bool = False) -> CleanupResult:
+    def recording_cleanup(*, release_file_pages: bool = False, generation: int = 2) -> CleanupResult:
         releases.append(release_file_pages)
         return CleanupResult(100.0, 90.0, 10.0, 80.0, 80.0, 0, True, 1.0)
 
@@ -124,3 +124,21 @@ def test_file_pages_stay_when_the_policy_says_so(monkeypatch: pytest.MonkeyPatch
     guard.has_room()
     guard.cleanup("periodic")
     assert releases == [False, False]
+
+
+def test_only_the_cadence_cleanup_leaves_the_old_generation_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    generations: list[int] = []
+
+    def recording_cleanup(*, release_file_pages: bool = False, generation: int = 2) -> CleanupResult:
+        generations.append(generation)
+        return CleanupResult(100.0, 90.0, 10.0, 80.0, 80.0, 0, True, 1.0)
+
+    monkeypatch.setattr(guard_module, "cleanup_memory", recording_cleanup)
+    guard = MemoryGuard(policy(limit_mb=get_memory_usage().rss_mb * 4))
+    for reason in CLEANUP_REASONS:
+        guard.cleanup(reason)
+    assert dict(zip(CLEANUP_REASONS, generations, strict=True)) == {
+        "ready": 2,
+        "soft-threshold": 2,
+        "periodic": 1,
+    }

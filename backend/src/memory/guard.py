@@ -35,6 +35,11 @@ _MB = 1024 * 1024
 #: Why a cleanup ran: after warm-up, over the soft threshold, or on the every-N cadence.
 CLEANUP_REASONS = ("ready", "soft-threshold", "periodic")
 
+#: The generation each reason collects (a full collection when not listed). The cadence cleanup only has to
+#: free what recent requests left behind; Python's own collector still walks the old generation on its
+#: schedule, and pressure (the soft threshold) always gets a full collection.
+_COLLECTED_GENERATION = {"periodic": 1}
+
 
 class CleanupObserver(Protocol):
     """Told about every cleanup (e.g. to count it); must not raise."""
@@ -129,7 +134,9 @@ class MemoryGuard:
 
     def cleanup(self, reason: str, *, release_file_pages: bool = False) -> CleanupResult:
         """Collect, trim and (when asked) release file-backed pages; counted and logged under ``reason``."""
-        result = cleanup_memory(release_file_pages=release_file_pages)
+        result = cleanup_memory(
+            release_file_pages=release_file_pages, generation=_COLLECTED_GENERATION.get(reason, 2)
+        )
         with self._lock:
             self.cleanups += 1
         if self.observer is not None:
