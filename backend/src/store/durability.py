@@ -68,22 +68,35 @@ def sparse_hole_bytes(directory: Path) -> int:
 class WriteGate:
     """Decides, for one store directory, whether writes may go ahead; thread-safe and cheap to ask.
 
-    Each question reads the filesystem's free space and read-only flag (one ``statvfs``); the holes of the
+    Each write reads the filesystem's free space and read-only flag (one ``statvfs``); the holes of the
     store's files (a walk of a few dozen files) are re-read at most every ``refresh_s`` (a write that fills
     a hole lowers free space and holes alike, so the headroom in between stays right). Flush outcomes are
     reported by the store as they happen.
+
+    A status question that is not about to write (``/health``, ``/metrics``) takes the last reading while it
+    is younger than ``reading_max_age_s``: the store's flusher re-reads the disk every flush interval, and a
+    ``statvfs`` or ``stat`` releases the GIL, which the event loop then waits to get back behind every busy
+    worker thread.
     """
 
     def __init__(
-        self, directory: Path, reserve_bytes: int, *, holes_root: Path | None = None, refresh_s: float = 0.5
+        self,
+        directory: Path,
+        reserve_bytes: int,
+        *,
+        holes_root: Path | None = None,
+        refresh_s: float = 0.5,
+        reading_max_age_s: float = 0.0,
     ) -> None:
         self.directory = directory
         #: where every store sharing this disk keeps its files: their holes compete for the same free space
         self.holes_root = holes_root or directory
         self.reserve_bytes = reserve_bytes
         self.refresh_s = refresh_s
+        self.reading_max_age_s = reading_max_age_s
         self._lock = threading.Lock()
         self._read_at = float("-inf")
+        self._statvfs_at = float("-inf")
         self._free: int | None = None
         self._headroom: int | None = None
         self._holes: int | None = None
@@ -110,11 +123,20 @@ class WriteGate:
             holes = sparse_hole_bytes(self.holes_root)
         with self._lock:
             self._free, self._headroom, self._holes, self._read_only = free, free - holes, holes, read_only
+            self._statvfs_at = now
             if stale:
                 self._read_at = now
 
     def status(self, *, fresh: bool = False) -> StorageStatus:
-        self._refresh(force=fresh)
+        """Whether writes may go ahead: ``fresh`` re-reads everything now; otherwise the last reading serves
+        while it is younger than ``reading_max_age_s``."""
+        with self._lock:
+            reading_age = time.monotonic() - self._statvfs_at
+        if fresh or reading_age >= self.reading_max_age_s:
+            self._refresh(force=fresh)
+        return self._current()
+
+    def _current(self) -> StorageStatus:
         with self._lock:
             free, headroom, failures = self._free, self._headroom, self.flush_failures
             read_only = self._read_only
@@ -152,7 +174,8 @@ class WriteGate:
         ``probe`` also writes and syncs a small file (an admin write checks the filesystem takes writes
         before it changes anything, so a disk turned read-only is refused up front, not half-way).
         """
-        status = self.status(fresh=probe)
+        self._refresh(force=probe)
+        status = self._current()
         if not status.writable:
             raise StoreUnavailableError(status.reason or "store not writable", disk_full=status.disk_full)
         if probe:

@@ -214,7 +214,13 @@ class EdgeClaimStore:
             raise
         # the shards beside this one (claims and evidence) fill the same disk
         self._cas_lock = threading.Lock()
-        self._gate = WriteGate(self.path, disk_reserve_bytes, holes_root=self.path.parent)
+        self._gate = WriteGate(
+            self.path,
+            disk_reserve_bytes,
+            holes_root=self.path.parent,
+            # the flusher re-reads the disk every interval; a status question between two takes that reading
+            reading_max_age_s=2 * flush_interval_s if flush_interval_s is not None else 0.0,
+        )
         self._stop_flusher = threading.Event()
         self._flusher: threading.Thread | None = None
         if flush_interval_s is not None:
