@@ -36,6 +36,7 @@ from factmem.errors import EmbeddingError, InputError, ReasonerError
 from factmem.outbound.usage import CallLog, ProviderCall
 from factmem.settings import Settings
 from factmem.store.base import ClaimStore
+from factmem.text import known_words
 from factmem.text_checks import first_unicode_problem
 from factmem.time_decay import utc_now
 
@@ -324,6 +325,7 @@ class VerificationPipeline:
         assert all(agent is not None for agent in built)
         # Built now when configured (None otherwise), not by the first request.
         _ = (self.llm_reasoner, self.web_evidence, self.claim_extractor)
+        known_words()  # the misspelling rules' word list, read once here rather than inside a request
 
     # --- the stages of one verification (each runs in a worker thread; none waits on the network) ---
 

@@ -537,7 +537,7 @@ def misspelt_negation(word: str) -> str:
 # --- signatures -----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Unit:
     """One word (or one whole number) of a claim, as the comparison sees it."""
 
@@ -548,7 +548,7 @@ class Unit:
     at: int = 0  # position among the claim's units (light words included): what is next to what
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClaimSignature:
     """What of a claim matters for sameness, computed once per text."""
 
@@ -720,7 +720,7 @@ class ClaimRelation:
     conflict: ValueConflict | None = field(default=None, compare=False)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=2048)
 def _is_misspelling(x: str, y: str) -> bool:
     """Whether one of two different words is a typing error for the other.
 

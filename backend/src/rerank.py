@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -53,8 +54,7 @@ FEATURES = (
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
 
-@dataclass(frozen=True)
-class _Words:
+class _Words(NamedTuple):
     """What the features compare: content stems, names, numbers, and how many words."""
 
     content: frozenset[str]
@@ -64,22 +64,33 @@ class _Words:
 
 
 @lru_cache(maxsize=2048)
-def _words(text: str) -> _Words:
-    """A light reading of a text (a regex and a stem per word), cached for stored claims and titles."""
-    content, names, numbers = set(), set(), set()
+def _read_words(text: str) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], int]:
+    """A light reading of a text (a regex and a stem per word), cached for stored claims and titles.
+
+    Kept as tuples: a cached reading lives as long as the process, and a small tuple costs a fraction of
+    a frozenset; the sets are made per use.
+    """
+    content: dict[str, None] = {}
+    names: dict[str, None] = {}
+    numbers: dict[str, None] = {}
     tokens = _WORD.findall(text)
     for index, token in enumerate(tokens):
         if token.isdigit():
-            numbers.add(token.lstrip("0") or "0")
+            numbers[token.lstrip("0") or "0"] = None
             continue
         folded = fold(token)
         if folded in NON_CONTENT_WORDS:
             continue
         key = stem(folded)
-        content.add(key)
+        content[key] = None
         if index and token[:1].isupper():
-            names.add(key)
-    return _Words(frozenset(content), frozenset(names), frozenset(numbers), len(tokens))
+            names[key] = None
+    return tuple(content), tuple(names), tuple(numbers), len(tokens)
+
+
+def _words(text: str) -> _Words:
+    content, names, numbers, length = _read_words(text)
+    return _Words(frozenset(content), frozenset(names), frozenset(numbers), length)
 
 
 _EMPTY = _Words(frozenset(), frozenset(), frozenset(), 0)

@@ -57,7 +57,7 @@ def verdict_producer(payload: dict[str, Any]) -> str:
 
 
 #: New claims remembered for the check of concurrent rewordings (384 float32 + text: ~2 KB each).
-RECENT_INSERTS = 512
+RECENT_INSERTS = 128
 #: Inserts this much older than a verification's start still count as "since": clocks are read at
 #: different moments on different threads.
 _CLOCK_MARGIN = timedelta(seconds=1)
