@@ -125,8 +125,11 @@ class KnownWords:
     """
 
     def __init__(self, entries: Iterable[str]) -> None:
-        hashes = np.fromiter((_word_hash(word) for word in entries), dtype=np.uint64)
-        self._hashes = np.unique(hashes)
+        hashes = np.sort(np.fromiter((_word_hash(word) for word in entries), dtype=np.uint64))
+        # Deduplicated by hand: np.unique imports numpy.ma, whose module code would stay resident.
+        keep = np.ones(len(hashes), dtype=bool)
+        keep[1:] = hashes[1:] != hashes[:-1]
+        self._hashes = hashes[keep]
 
     @classmethod
     def from_vocabulary(cls, path: Path = _VOCABULARY_FILE) -> KnownWords:
