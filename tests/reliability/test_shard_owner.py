@@ -83,12 +83,17 @@ def test_the_index_builder_dies_with_a_killed_server(tmp_path: Path) -> None:
         assert _wait_for(lambda: lock.exists() and lock.read_text() == str(builders[0]), timeout=30)
         os.kill(parent.pid, signal.SIGKILL)
         parent.wait()
-        # the build takes ~2.5 s: gone within 0.5 s means it was killed with its parent, not finished
-        assert _wait_for(lambda: not _builders(shard), timeout=0.5), "the builder outlived its server"
+        assert _wait_for(lambda: not _builders(shard), timeout=10), "the builder outlived its server"
     finally:
         if parent.poll() is None:
             parent.kill()
-    EdgeClaimStore(shard, name="claims", dim=MINILM_INT8.dim).close()  # the shard opens cleanly afterwards
+    # the shard opens cleanly afterwards, and still unindexed: the builder was killed, it did not finish
+    # (judged by the shard, not by how soon the process went, which a busy machine can delay)
+    store = EdgeClaimStore(shard, name="claims", dim=MINILM_INT8.dim)
+    try:
+        assert store.unindexed_points() > 0, "the build finished: the builder was not stopped with its server"
+    finally:
+        store.close()
 
 
 def test_a_stale_builder_is_stopped_before_the_shard_opens(
