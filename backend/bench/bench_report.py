@@ -171,7 +171,16 @@ def git_info() -> dict[str, Any]:
 def package_versions() -> dict[str, str | None]:
     from importlib.metadata import PackageNotFoundError, version
 
-    names = ("fastapi", "uvicorn", "fastembed", "onnxruntime", "qdrant-edge-py", "qdrant-client", "numpy")
+    names = (
+        "fastapi",
+        "uvicorn",
+        "onnxruntime",
+        "tokenizers",
+        "qdrant-edge-py",
+        "qdrant-client",
+        "numpy",
+        "fastembed",  # the obvious-stack baseline's; the service does not import it
+    )
     versions: dict[str, str | None] = {}
     for name in names:
         try:

@@ -1,0 +1,133 @@
+"""Where a cache hit's time goes, in-process: each pipeline step timed on a copy of a real memory.
+
+The benchmark measures a cache hit over HTTP, where the event loop, the worker threads and the machine's
+noise add to it. This runs the pipeline in one thread on a copy of a memory the benchmark built
+(``backend/benchmark.py --claims-file ../shared/eval/vclaims.jsonl --skip-100k --keep`` prints where it
+kept it; use its ``data-10k``), warms it with the benchmark's mixed requests, then verifies noisy variants
+of the seed claims (the benchmark's "first sight of each noisy claim") and prints the p50 of a hit and of a
+miss and the mean time per request of each step. Steps are timed by wrapping the functions that do them;
+nested steps (the signature inside a comparison) are counted in both.
+
+    .venv/bin/python scripts/time_cache_hits.py /tmp/factmem-bench-XXXX/data-10k
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from factmem_bench.mix import DEFAULT_MIX, Plan, load_base_claims, make_request
+
+
+def _text_of(body: bytes) -> str | None:
+    try:
+        text = json.loads(body).get("raw_text")
+    except (ValueError, AttributeError):
+        return None
+    return text if isinstance(text, str) and text.strip() and len(text) <= 2_000 else None
+
+
+class StepTimer:
+    """Seconds spent in wrapped functions while :attr:`active` is set."""
+
+    def __init__(self) -> None:
+        self.seconds: defaultdict[str, float] = defaultdict(float)
+        self.active = False
+
+    def wrap(self, owner: Any, name: str, label: str) -> None:
+        function: Callable[..., Any] = getattr(owner, name)
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                if self.active:
+                    self.seconds[label] += time.perf_counter() - started
+
+        setattr(owner, name, timed)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("data_dir", type=Path, help="a memory's DATA_DIR (copied, not changed)")
+    parser.add_argument("--warm", type=int, default=3_000, help="mixed requests before measuring")
+    parser.add_argument("--requests", type=int, default=300, help="noisy seed claims (and as many new ones)")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="factmem-hits-"))
+    shutil.copytree(args.data_dir, work / "data", symlinks=True)
+    os.environ["DATA_DIR"] = str(work / "data")
+    try:
+        measure(args.warm, args.requests, args.seed)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(warm: int, requests: int, seed: int) -> None:
+    # Imported after DATA_DIR is set: the settings are read once.
+    import factmem.agents.retriever as retriever
+    import factmem.embeddings as embeddings
+    import factmem.pipeline as pipeline_module
+    from factmem.cli import _open_pipeline
+    from factmem.errors import InputError
+    from factmem.settings import get_settings
+
+    timer = StepTimer()
+    timer.wrap(pipeline_module.VerificationPipeline, "normalize", "normalize")
+    timer.wrap(embeddings.Embedder, "embed_one", "embed (vector cache included)")
+    timer.wrap(retriever.Retriever, "_candidates", "candidates: search, fusion, re-ranker")
+    timer.wrap(retriever, "claim_signature", "the query's signature")
+    timer.wrap(retriever, "compare_claims", "word-by-word comparison of the closest matches")
+    timer.wrap(pipeline_module.VerificationPipeline, "remember", "memory update")
+
+    pipeline = _open_pipeline(get_settings())
+    pipeline.warm_up()
+    base = load_base_claims()
+    plan = Plan(warm, DEFAULT_MIX, 20251122, base)
+    for index in range(warm):
+        text = _text_of(plan[index].body)
+        if text is None:
+            continue
+        with contextlib.suppress(InputError):  # the mix's invalid texts: the API answers them 4xx
+            pipeline.verify(text)
+
+    hits: list[float] = []
+    misses: list[float] = []
+    hit_steps: defaultdict[str, float] = defaultdict(float)
+    for index in range(requests):
+        for kind, position in (("paraphrase", 2 * index), ("new", 2 * index + 1)):
+            text = _text_of(make_request(position, kind, "", seed, base).body)
+            if text is None:
+                continue
+            timer.seconds.clear()
+            timer.active = True
+            started = time.perf_counter()
+            verification = pipeline.verify(text)
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            timer.active = False
+            if verification.cache_hit:
+                hits.append(elapsed_ms)
+                for label, seconds in timer.seconds.items():
+                    hit_steps[label] += seconds
+            else:
+                misses.append(elapsed_ms)
+    print(f"cache hits   n={len(hits)} p50 {statistics.median(hits):.2f} ms" if hits else "no cache hits")
+    print(f"cache misses n={len(misses)} p50 {statistics.median(misses):.2f} ms" if misses else "no misses")
+    for label, seconds in sorted(hit_steps.items(), key=lambda item: -item[1]):
+        print(f"  {seconds / max(len(hits), 1) * 1000:6.2f} ms per hit  {label}")
+
+
+if __name__ == "__main__":
+    main()
