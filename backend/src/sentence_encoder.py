@@ -5,9 +5,9 @@ This is the text pipeline FastEmbed runs for a mean-pooled, normalized custom mo
 arithmetic, so the vectors are the same bits (``tests/test_sentence_encoder.py`` holds it to that against
 FastEmbed itself). The server runs this instead of importing FastEmbed because importing FastEmbed brings
 in what serving one local text model never uses — its image, sparse and late-interaction models, the
-Hugging Face hub client with ``requests``, Pillow, loguru, YAML — and that costs the process ~15 MB of
-anonymous memory for good (the README's memory profile has the measurement). What inference needs,
-onnxruntime and the ``tokenizers`` tokenizer, is used directly.
+Hugging Face hub client with ``requests``, Pillow, loguru, YAML — and that memory stays for the process's
+life (the README's memory profile has the measurement). What inference needs, onnxruntime and the
+``tokenizers`` tokenizer, is used directly.
 """
 
 from __future__ import annotations
