@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import cProfile
 import json
 import os
+import pstats
 import shutil
 import statistics
 import tempfile
@@ -68,18 +70,25 @@ def main() -> None:
     parser.add_argument("--warm", type=int, default=3_000, help="mixed requests before measuring")
     parser.add_argument("--requests", type=int, default=300, help="noisy seed claims (and as many new ones)")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--profile",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also print cProfile's N costliest functions of the hits",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="factmem-hits-"))
     shutil.copytree(args.data_dir, work / "data", symlinks=True)
     os.environ["DATA_DIR"] = str(work / "data")
     try:
-        measure(args.warm, args.requests, args.seed)
+        measure(args.warm, args.requests, args.seed, args.profile)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def measure(warm: int, requests: int, seed: int) -> None:
+def measure(warm: int, requests: int, seed: int, profile_top: int = 0) -> None:
     # Imported after DATA_DIR is set: the settings are read once.
     import factmem.agents.retriever as retriever
     import factmem.embeddings as embeddings
@@ -110,6 +119,7 @@ def measure(warm: int, requests: int, seed: int) -> None:
     hits: list[float] = []
     misses: list[float] = []
     hit_steps: defaultdict[str, float] = defaultdict(float)
+    profiles: dict[str, pstats.Stats] = {}
     for index in range(requests):
         for kind, position in (("paraphrase", 2 * index), ("new", 2 * index + 1)):
             text = _text_of(make_request(position, kind, "", seed, base).body)
@@ -117,8 +127,10 @@ def measure(warm: int, requests: int, seed: int) -> None:
                 continue
             timer.seconds.clear()
             timer.active = True
+            request_profile = cProfile.Profile() if profile_top else None
             started = time.perf_counter()
-            verification = pipeline.verify(text)
+            with request_profile or contextlib.nullcontext():
+                verification = pipeline.verify(text)
             elapsed_ms = (time.perf_counter() - started) * 1000
             timer.active = False
             if verification.cache_hit:
@@ -127,10 +139,20 @@ def measure(warm: int, requests: int, seed: int) -> None:
                     hit_steps[label] += seconds
             else:
                 misses.append(elapsed_ms)
+            if request_profile is not None:
+                outcome = "hit" if verification.cache_hit else "miss"
+                if outcome in profiles:
+                    profiles[outcome].add(request_profile)
+                else:
+                    profiles[outcome] = pstats.Stats(request_profile)
     print(f"cache hits   n={len(hits)} p50 {statistics.median(hits):.2f} ms" if hits else "no cache hits")
     print(f"cache misses n={len(misses)} p50 {statistics.median(misses):.2f} ms" if misses else "no misses")
     for label, seconds in sorted(hit_steps.items(), key=lambda item: -item[1]):
         print(f"  {seconds / max(len(hits), 1) * 1000:6.2f} ms per hit  {label}")
+    for kind, stats in profiles.items():
+        count = len(hits) if kind == "hit" else len(misses)
+        print(f"\ncProfile of the {count} {kind}es (profiled calls run slower than the p50s above):")
+        stats.sort_stats("tottime").print_stats(profile_top)
 
 
 if __name__ == "__main__":

@@ -493,6 +493,7 @@ def _structure_index() -> dict[str, tuple[str, ...]]:
 
 
 _STRUCTURE_INDEX = _structure_index()
+_STRUCTURE_SET = frozenset(_STRUCTURE_WORDS)
 #: The reading of a token that is as close to a negation as to another word: neither reading is safe.
 AMBIGUOUS = "\x00ambiguous"
 
@@ -514,11 +515,13 @@ def misspelt_negation(word: str) -> str:
 
     Only words people do not write are read as misspellings (``known_words``): "nut" is a nut, not "not".
     """
-    if len(word) < 3 or not word.isalpha() or word in _STRUCTURE_WORDS or not _near_a_negation(word):
+    if len(word) < 3 or not word.isalpha() or word in _STRUCTURE_SET or word in known_words():
+        return ""
+    if not _near_a_negation(word):
         return ""
     allowed = _allowed_edits(len(word) + 1)
     candidates = {c for v in _deletions(word, allowed) for c in _STRUCTURE_INDEX.get(v, ())}
-    if not candidates & _NEGATION_TARGETS or word in known_words():
+    if not candidates & _NEGATION_TARGETS:
         return ""
     scored = [(edit_distance(word, c, allowed), c) for c in candidates if len(c) >= 3]
     scored = [(d, c) for d, c in scored if d <= min(allowed, _allowed_edits(len(c)))]

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -256,13 +256,29 @@ def test_a_rewording_inserted_after_a_retrieval_is_found_without_searching_again
 def test_recent_inserts_answer_only_for_a_window_they_hold_whole() -> None:
     log = RecentInserts(size=3)
     vector = np.zeros(4, dtype=np.float32)
-    before = utc_now() - timedelta(seconds=5)
+    before = time.monotonic()
     for i in range(3):
         log.add(f"id{i}", f"claim {i}", vector)
     assert [e.point_id for e in log.since(before) or []] == ["id0", "id1", "id2"]
     log.add("id3", "claim 3", vector)  # id0 is pushed out, and it was newer than `before`
     assert log.since(before) is None
-    assert log.since(utc_now() + timedelta(seconds=5)) == []
+    assert log.since(time.monotonic()) == []
+
+
+def test_inserts_the_retrieval_already_saw_are_not_compared_again(pipeline: VerificationPipeline) -> None:
+    """Sequential requests: whatever was inserted before a search began, the search saw; the log is only
+    for inserts that landed after it."""
+    updater = pipeline.memory_updater
+    first = retrieve(pipeline, "The Quillon ferry sails twice a day")
+    updater.update(*first, result("True", 0.9))
+    second = retrieve(pipeline, "The Quillon ferry sails twice every day")
+    assert updater._recent.since(second[1].searched_at) == []
+    third = retrieve(pipeline, "The Quillon ferry sails three times a day")
+    racing = retrieve(pipeline, "The Quillon ferry sails three times a day!")
+    updater.update(*third, result("False", 0.8))
+    assert [e.claim_text for e in updater._recent.since(racing[1].searched_at) or []] == [
+        third[0].normalized_text
+    ]
 
 
 def test_a_window_longer_than_the_log_searches_the_memory_again(pipeline: VerificationPipeline) -> None:

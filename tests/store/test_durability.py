@@ -3,25 +3,40 @@
 from __future__ import annotations
 
 import os
+import platform
+import sys
 from pathlib import Path
 
 import pytest
 
 from factmem.errors import StoreUnavailableError
+from factmem.store import durability
 from factmem.store.durability import WriteGate
 
 
 @pytest.fixture
 def statvfs_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
-    real = os.statvfs
+    real = durability.free_space
 
-    def counting(path: str | os.PathLike[str]) -> os.statvfs_result:
-        calls.append(os.fspath(path))
-        return real(path)
+    def counting(directory: Path) -> tuple[int, bool]:
+        calls.append(os.fspath(directory))
+        return real(directory)
 
-    monkeypatch.setattr(os, "statvfs", counting)
+    monkeypatch.setattr(durability, "free_space", counting)
     return calls
+
+
+def test_free_space_is_what_os_statvfs_says(tmp_path: Path) -> None:
+    """The GIL-keeping ``statvfs`` reads the same struct as Python's (here, where its layout is known)."""
+    if sys.platform.startswith("linux") and platform.machine() in ("x86_64", "aarch64"):
+        assert durability._statvfs_keeping_gil() is not None
+    free, read_only = durability.free_space(tmp_path)
+    st = os.statvfs(tmp_path)
+    assert read_only is bool(st.f_flag & os.ST_RDONLY)
+    assert abs(free - st.f_bavail * st.f_frsize) <= 64 * 1024 * 1024  # other writers share the disk
+    with pytest.raises(FileNotFoundError):
+        durability.free_space(tmp_path / "missing")
 
 
 def test_a_status_question_takes_a_young_reading_and_a_write_reads_the_disk(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from factmem.polarity import ValueConflict
+from factmem.polarity import ClaimSignature, ValueConflict
 
 if TYPE_CHECKING:
     from factmem.outbound.deadline import Deadline
@@ -77,6 +77,12 @@ class Retrieval:
     vector: np.ndarray
     matches: tuple[MemoryMatch, ...]
     cache_hit: MemoryMatch | None = None
+    #: The claim's polarity signature, made once by the retriever for every later comparison (a claim
+    #: over the signature cache's length limit would otherwise be read again at each one).
+    signature: ClaimSignature | None = field(default=None, repr=False, compare=False)
+    #: ``time.monotonic()`` when the memory was searched: what was inserted after it, the search may not
+    #: have seen (unknown: every insert the memory update still remembers counts).
+    searched_at: float = field(default=float("-inf"), compare=False)
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -32,11 +31,11 @@ from factmem.errors import StoreError, StoreUnavailableError
 from factmem.polarity import compare_claims
 from factmem.store.base import ClaimStore, PointWrite
 from factmem.store.ids import claim_point_id
+from factmem.striped_locks import StripedLocks
 from factmem.time_decay import to_iso, utc_now
 
 logger = logging.getLogger(__name__)
 
-_LOCK_STRIPES = 64
 #: Conditional writes retried before giving up on a claim many writers update at once.
 _CONDITIONAL_ATTEMPTS = 32
 
@@ -58,9 +57,6 @@ def verdict_producer(payload: dict[str, Any]) -> str:
 
 #: New claims remembered for the check of concurrent rewordings (384 float32 + text: ~2 KB each).
 RECENT_INSERTS = 128
-#: Inserts this much older than a verification's start still count as "since": clocks are read at
-#: different moments on different threads.
-_CLOCK_MARGIN = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -86,28 +82,19 @@ class RecentInserts:
         self._lock = threading.Lock()
 
     def add(self, point_id: str, claim_text: str, vector: np.ndarray) -> None:
+        """Log an insert once the store has it (a search that starts later sees it)."""
         with self._lock:
             if len(self._entries) == self._entries.maxlen:
                 self._dropped_at = self._entries[0].at
-            self._entries.append(_Inserted(time.time(), point_id, claim_text, vector))
+            self._entries.append(_Inserted(time.monotonic(), point_id, claim_text, vector))
 
-    def since(self, started: datetime) -> list[_Inserted] | None:
-        """Inserts at or after ``started``; ``None`` when some of them may have been pushed out already."""
-        cutoff = (started - _CLOCK_MARGIN).timestamp()
+    def since(self, searched_at: float) -> list[_Inserted] | None:
+        """Inserts logged at or after ``searched_at`` (``time.monotonic()``, a clock no adjustment moves);
+        ``None`` when some of them may have been pushed out already."""
         with self._lock:
-            if self._dropped_at >= cutoff:
+            if self._dropped_at >= searched_at:
                 return None
-            return [entry for entry in self._entries if entry.at >= cutoff]
-
-
-class StripedLocks:
-    """A fixed pool of locks addressed by key: per-key mutual exclusion in constant memory."""
-
-    def __init__(self, stripes: int = _LOCK_STRIPES) -> None:
-        self._locks = tuple(threading.Lock() for _ in range(stripes))
-
-    def for_key(self, key: str) -> threading.Lock:
-        return self._locks[zlib.crc32(key.encode()) % len(self._locks)]
+            return [entry for entry in self._entries if entry.at >= searched_at]
 
 
 def new_claim_payload(
@@ -216,7 +203,7 @@ class MemoryUpdater:
                 # so two rewordings of one claim verified at once become one record (the second finds the
                 # first) whatever the interleaving. Increments never wait on this lock.
                 with self._new_claims:
-                    fresh = self._inserted_since(claim, retrieval, now)
+                    fresh = self._inserted_since(claim, retrieval)
                     point_id = fresh if fresh is not None else point_id
                     write = self._write(point_id, claim, retrieval, result, now)
                     if write.inserted:
@@ -259,17 +246,24 @@ class MemoryUpdater:
                     )
         raise StoreError(f"claim {point_id} is being written by too many writers at once; retry")
 
-    def _inserted_since(self, claim: NormalizedClaim, retrieval: Retrieval, started: datetime) -> str | None:
-        """The id of a claim inserted since ``started`` that says the same as ``claim``, if any."""
-        recent = self._recent.since(started)
+    def _inserted_since(self, claim: NormalizedClaim, retrieval: Retrieval) -> str | None:
+        """The id of a claim inserted since the retrieval searched that says the same as ``claim``, if any."""
+        recent = self._recent.since(retrieval.searched_at)
         if recent is None:  # the log lost part of the window: search the memory as it is now
             assert self._recheck is not None
             fresh = self._duplicate_of(self._recheck(claim))
             return fresh.id if fresh is not None else None
+        # The retrieval saw the inserts among its matches and judged them already (none was a duplicate, or
+        # this would not be a new claim); only those it could not see are compared here.
+        seen = {match.id for match in retrieval.matches}
+        incoming = retrieval.signature or claim.normalized_text
         for entry in reversed(recent):
+            if entry.point_id in seen:
+                continue
             similarity = float(np.dot(entry.vector, retrieval.vector))
-            if similarity >= self._dedup_similarity and (
-                compare_claims(entry.claim_text, claim.normalized_text).kind == "same"
+            if (
+                similarity >= self._dedup_similarity
+                and compare_claims(entry.claim_text, incoming).kind == "same"
             ):
                 return entry.point_id
         return None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,6 +148,7 @@ class Retriever:
         """Embed the claim once, search the memory, score matches and pick a cache hit if there is one."""
         now = now or utc_now()
         vector = self._vectors.get_or_compute(claim.normalized_text, self._embedder.embed_one)
+        searched_at = time.monotonic()
         points = self._candidates(claim, vector)
         signature = claim_signature(claim.normalized_text)
         closest = sorted(points, key=lambda p: p.score or 0.0, reverse=True)[:CLOSEST_COMPARED]
@@ -154,7 +156,13 @@ class Retriever:
         matches = [self._to_match(point, claim, signature, now, point.id in compared) for point in points]
         if not self._reranked:
             matches.sort(key=lambda m: m.time_decayed_score, reverse=True)
-        return Retrieval(vector=vector, matches=tuple(matches), cache_hit=self._cache_hit(matches))
+        return Retrieval(
+            vector=vector,
+            matches=tuple(matches),
+            cache_hit=self._cache_hit(matches),
+            signature=signature,
+            searched_at=searched_at,
+        )
 
     @property
     def _hybrid(self) -> bool:

@@ -13,11 +13,15 @@ succeeds, new writes are refused too, so nothing is acknowledged that the disk i
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from factmem.errors import StoreUnavailableError
 
@@ -52,6 +56,61 @@ class StorageStatus:
         }
 
 
+class _Statvfs(ctypes.Structure):
+    """glibc's and musl's ``struct statvfs`` on 64-bit Linux: eleven longs, then spare room."""
+
+    _fields_ = [
+        (name, ctypes.c_ulong)
+        for name in (
+            "f_bsize",
+            "f_frsize",
+            "f_blocks",
+            "f_bfree",
+            "f_bavail",
+            "f_files",
+            "f_ffree",
+            "f_favail",
+            "f_fsid",
+            "f_flag",
+            "f_namemax",
+        )
+    ] + [("spare", ctypes.c_int * 16)]
+
+
+@functools.cache
+def _statvfs_keeping_gil() -> Any | None:
+    """libc's ``statvfs`` through ``ctypes.PyDLL`` (which keeps the GIL during the call); None where the
+    struct's layout above is not known to hold."""
+    if not sys.platform.startswith("linux") or ctypes.sizeof(ctypes.c_ulong) != 8:
+        return None
+    try:
+        statvfs = ctypes.PyDLL(None, use_errno=True).statvfs
+    except (OSError, AttributeError, TypeError):
+        return None
+    statvfs.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Statvfs)]
+    statvfs.restype = ctypes.c_int
+    return statvfs
+
+
+def free_space(directory: Path) -> tuple[int, bool]:
+    """Bytes an unprivileged writer may still use under ``directory``, and whether it is read-only.
+
+    Every store write asks this. ``os.statvfs`` lets go of the GIL around the syscall, and under load
+    getting it back means waiting behind every busy worker thread, with the writer's per-point lock held
+    meanwhile; the syscall itself takes microseconds, so it is made holding the GIL where libc allows.
+    Raises ``OSError`` like ``os.statvfs``.
+    """
+    statvfs = _statvfs_keeping_gil()
+    if statvfs is None:
+        st = os.statvfs(directory)
+        return st.f_bavail * st.f_frsize, bool(st.f_flag & os.ST_RDONLY)
+    result = _Statvfs()
+    if statvfs(os.fsencode(directory), ctypes.byref(result)) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error), str(directory))
+    return result.f_bavail * result.f_frsize, bool(result.f_flag & os.ST_RDONLY)
+
+
 def sparse_hole_bytes(directory: Path) -> int:
     """Bytes the files under ``directory`` span but have not allocated (what writes into them may claim)."""
     holes = 0
@@ -79,13 +138,16 @@ class WriteGate:
     worker thread.
     """
 
+    #: How old the holes' reading may be when a write asks, unless the owner refreshes it more often.
+    REFRESH_S = 0.5
+
     def __init__(
         self,
         directory: Path,
         reserve_bytes: int,
         *,
         holes_root: Path | None = None,
-        refresh_s: float = 0.5,
+        refresh_s: float = REFRESH_S,
         reading_max_age_s: float = 0.0,
     ) -> None:
         self.directory = directory
@@ -109,13 +171,11 @@ class WriteGate:
         ``refresh_s``, the holes of the store's files (a walk of a few dozen files)."""
         now = time.monotonic()
         try:
-            st = os.statvfs(self.directory)
+            free, read_only = free_space(self.directory)
         except OSError:
             with self._lock:
                 self._free = self._headroom = None
             return
-        free = st.f_bavail * st.f_frsize
-        read_only = bool(st.f_flag & os.ST_RDONLY)
         with self._lock:
             stale = force or now - self._read_at >= self.refresh_s
             holes = self._holes if not stale else None

@@ -54,6 +54,7 @@ from factmem.store.base import (
 from factmem.store.builder_lock import stop_stale_builder
 from factmem.store.durability import StorageStatus, WriteGate
 from factmem.store.integrity import check_against_manifest, damaged, write_manifest
+from factmem.striped_locks import StripedLocks
 
 logger = logging.getLogger(__name__)
 
@@ -212,13 +213,17 @@ class EdgeClaimStore:
         except BaseException:
             os.close(self._lock_fd)
             raise
-        # the shards beside this one (claims and evidence) fill the same disk
-        self._cas_lock = threading.Lock()
+        # one process owns the shard, so a lock per point makes a check and its write one step
+        self._point_locks = StripedLocks()
         self._gate = WriteGate(
             self.path,
             disk_reserve_bytes,
+            # the shards beside this one (claims and evidence) fill the same disk
             holes_root=self.path.parent,
-            # the flusher re-reads the disk every interval; a status question between two takes that reading
+            # The flusher re-reads the disk, holes included, every interval: a write then walks the files
+            # for their holes itself only if the flusher fell behind (a walk is dozens of syscalls, each
+            # letting go of the GIL), and a status question between two takes the flusher's reading.
+            refresh_s=2 * flush_interval_s if flush_interval_s is not None else WriteGate.REFRESH_S,
             reading_max_age_s=2 * flush_interval_s if flush_interval_s is not None else 0.0,
         )
         self._stop_flusher = threading.Event()
@@ -311,17 +316,24 @@ class EdgeClaimStore:
         query_filter = None
         if verdict is not None:
             query_filter = qe.Filter(must=[qe.FieldCondition(key="verdict", match=qe.MatchValue(verdict))])
+        # Ranked without payloads, then the hits' payloads read by id: a search that returns payloads holds
+        # the GIL about twice as long as the two calls together (the README's latency section has numbers).
         request = qe.SearchRequest(
             query=qe.Query.Nearest(vector.tolist()),
             limit=limit,
             filter=query_filter,
             params=_RESCORE,
-            with_payload=True,
+            with_payload=False,
             score_threshold=score_threshold,
         )
         with _engine_errors("search"):
             hits = self._shard.search(request)
-        return [StoredPoint(id=str(hit.id), payload=dict(hit.payload or {}), score=hit.score) for hit in hits]
+            payloads = {str(r.id): r.payload for r in self._shard.retrieve([h.id for h in hits], True, False)}
+        return [
+            StoredPoint(id=point_id, payload=dict(payloads[point_id] or {}), score=hit.score)
+            for hit in hits
+            if (point_id := str(hit.id)) in payloads  # deleted between the calls: gone
+        ]
 
     def hybrid_search(self, vector: np.ndarray, text: str, fusion: lexical.Fusion) -> list[StoredPoint]:
         """Fused candidates with payloads, each with its exact cosine and BM25 score.
@@ -376,14 +388,14 @@ class EdgeClaimStore:
         return [StoredPoint(id=str(r.id), payload=dict(r.payload or {})) for r in records]
 
     def insert_if_absent(self, point: PointWrite) -> bool:
-        with self._cas_lock:  # one process owns the shard: a lock makes the check and the write one step
+        with self._point_locks.for_key(point.id):
             if self.retrieve([point.id]):
                 return False
             self.upsert([point])
             return True
 
     def compare_and_set_payload(self, point_id: str, seen: dict[str, Any], update: dict[str, Any]) -> bool:
-        with self._cas_lock:
+        with self._point_locks.for_key(point_id):
             current = self.retrieve([point_id])
             if not current or current[0].payload.get(REV_FIELD) != seen.get(REV_FIELD):
                 return False
