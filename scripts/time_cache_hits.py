@@ -101,6 +101,7 @@ def measure(warm: int, requests: int, seed: int, profile_top: int = 0) -> None:
     timer.wrap(pipeline_module.VerificationPipeline, "normalize", "normalize")
     timer.wrap(embeddings.Embedder, "embed_one", "embed (vector cache included)")
     timer.wrap(retriever.Retriever, "_candidates", "candidates: search, fusion, re-ranker")
+    timer.wrap(retriever.Retriever, "_to_match", "matches: payload to match, with the comparison")
     timer.wrap(retriever, "claim_signature", "the query's signature")
     timer.wrap(retriever, "compare_claims", "word-by-word comparison of the closest matches")
     timer.wrap(pipeline_module.VerificationPipeline, "remember", "memory update")

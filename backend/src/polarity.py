@@ -293,7 +293,7 @@ _CLITIC = re.compile(r"'(?:s|ve|re|ll|d|m)$", re.IGNORECASE)
 _STOP_FOR_NAMES = _LIGHT_WORDS | _PREPOSITIONS | _FUNCTION_WORDS | _QUANTIFIERS | _COMPARATIVES
 
 
-@dataclass
+@dataclass(slots=True)
 class _Token:
     text: str  # as written
     folded: str  # casefolded, accents removed
@@ -310,12 +310,17 @@ def _tokenize(text: str) -> tuple[str, list[_Token]]:
     for match in _TOKEN.finditer(text):
         gap = text[previous_end : match.start()]
         previous_end = match.end()
-        # "Edmund H. North": a lone capital and a period is an initial, not the end of a sentence
-        initial = bool(tokens) and len(tokens[-1].text) == 1 and tokens[-1].text.isupper()
-        sentence_start = not tokens or (_SENTENCE_END.search(gap) is not None and not initial)
+        if not tokens:
+            sentence_start = True
+        elif gap == " ":  # most gaps: no sentence ends in a lone space
+            sentence_start = False
+        else:
+            # "Edmund H. North": a lone capital and a period is an initial, not the end of a sentence
+            initial = len(tokens[-1].text) == 1 and tokens[-1].text.isupper()
+            sentence_start = _SENTENCE_END.search(gap) is not None and not initial
         surface = match.group()
         kind = match.lastgroup or "word"
-        if kind == "word":
+        if kind == "word" and "'" in surface:
             surface = _CLITIC.sub("", surface)  # "who've" -> "who", "Obama's" -> "Obama"; "n't" stays
         folded = fold(surface)
         if kind == "acronym":
