@@ -103,7 +103,7 @@ def measure(warm: int, requests: int, seed: int, profile_top: int = 0) -> None:
     timer.wrap(retriever.Retriever, "_candidates", "candidates: search, fusion, re-ranker")
     timer.wrap(retriever.Retriever, "_to_match", "matches: payload to match, with the comparison")
     timer.wrap(retriever, "claim_signature", "the query's signature")
-    timer.wrap(retriever, "compare_claims", "word-by-word comparison of the closest matches")
+    timer.wrap(retriever, "claim_relation", "comparing the closest matches (remembered pairs too)")
     timer.wrap(pipeline_module.VerificationPipeline, "remember", "memory update")
 
     pipeline = _open_pipeline(get_settings())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from factmem import polarity
 from factmem.polarity import ClaimRelation, claim_signature, compare_claims, stem
 
 # --- negation --------------------------------------------------------------------------------------------
@@ -516,3 +517,22 @@ def test_one_value_changed_after_the_same_subject_is_a_conflict(
 )
 def test_other_differences_are_no_value_conflict(stored: str, asked: str) -> None:
     assert compare_claims(stored, asked).conflict is None
+
+
+def test_a_relation_is_remembered_for_claim_length_pairs_and_is_what_compare_claims_says() -> None:
+    stored, incoming = "Vaccines cause autism.", "Vaccines do not cause autism."
+    polarity._remembered_relation.cache_clear()
+    first = polarity.claim_relation(stored, incoming)
+    assert first == compare_claims(stored, incoming) and first.kind == "opposite"
+    assert polarity.claim_relation(stored, incoming) is first  # the second asking is a lookup
+    assert polarity._remembered_relation.cache_info().hits == 1
+
+
+def test_a_pair_too_long_to_remember_is_compared_each_time_with_the_signature_given() -> None:
+    long_claim = " ".join(["The harbour of Quillon freezes over every winter."] * 8)
+    assert len(long_claim) > polarity.SIGNATURE_CACHE_MAX_CHARS
+    polarity._remembered_relation.cache_clear()
+    signature = polarity.claim_signature(long_claim.replace("freezes", "never freezes"))
+    relation = polarity.claim_relation(long_claim, "not the text of the signature", signature)
+    assert relation == compare_claims(long_claim, signature)
+    assert polarity._remembered_relation.cache_info().currsize == 0

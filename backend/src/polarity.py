@@ -1040,6 +1040,29 @@ def compare_claims(a: str | ClaimSignature, b: str | ClaimSignature) -> ClaimRel
     return ClaimRelation("same", "")
 
 
+#: Pairs of claim-length texts whose relation is remembered: a claim people repeat meets the same few
+#: stored neighbours every time, and their comparison is a pure function of the two texts.
+RELATION_CACHE_SIZE = 2048
+
+
+def claim_relation(
+    stored: str, incoming: str, incoming_signature: ClaimSignature | None = None
+) -> ClaimRelation:
+    """``compare_claims(stored, incoming)``, remembered for pairs of claim-length texts.
+
+    ``incoming_signature`` (the signature of ``incoming``, when the caller has made it) spares making it
+    again for a pair too long to remember.
+    """
+    if len(stored) <= SIGNATURE_CACHE_MAX_CHARS and len(incoming) <= SIGNATURE_CACHE_MAX_CHARS:
+        return _remembered_relation(stored, incoming)
+    return compare_claims(stored, incoming_signature or incoming)
+
+
+@lru_cache(maxsize=RELATION_CACHE_SIZE)
+def _remembered_relation(stored: str, incoming: str) -> ClaimRelation:
+    return compare_claims(stored, incoming)
+
+
 _REASON_ORDER = (
     "unclear",
     "number",

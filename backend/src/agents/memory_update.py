@@ -28,7 +28,7 @@ import numpy as np
 
 from factmem.agents.base import MemoryMatch, MemoryWrite, NormalizedClaim, Retrieval, VerificationResult
 from factmem.errors import StoreError, StoreUnavailableError
-from factmem.polarity import compare_claims
+from factmem.polarity import claim_relation
 from factmem.store.base import ClaimStore, PointWrite
 from factmem.store.ids import claim_point_id
 from factmem.striped_locks import StripedLocks
@@ -256,14 +256,14 @@ class MemoryUpdater:
         # The retrieval saw the inserts among its matches and judged them already (none was a duplicate, or
         # this would not be a new claim); only those it could not see are compared here.
         seen = {match.id for match in retrieval.matches}
-        incoming = retrieval.signature or claim.normalized_text
+        text, signature = claim.normalized_text, retrieval.signature
         for entry in reversed(recent):
             if entry.point_id in seen:
                 continue
             similarity = float(np.dot(entry.vector, retrieval.vector))
             if (
                 similarity >= self._dedup_similarity
-                and compare_claims(entry.claim_text, incoming).kind == "same"
+                and claim_relation(entry.claim_text, text, signature).kind == "same"
             ):
                 return entry.point_id
         return None

@@ -23,7 +23,7 @@ import numpy as np
 from factmem.agents.base import MemoryMatch, NormalizedClaim, Retrieval
 from factmem.agents.memory_update import CURATED, verdict_producer
 from factmem.embeddings import Embedder
-from factmem.polarity import ClaimRelation, ClaimSignature, claim_signature, compare_claims
+from factmem.polarity import ClaimRelation, ClaimSignature, claim_relation, claim_signature
 from factmem.rerank import RerankModel
 from factmem.store.base import ClaimStore, StoredPoint
 from factmem.store.ids import claim_point_id
@@ -85,9 +85,9 @@ def _hybrid_from_settings(settings: Settings) -> dict[str, object]:
     }
 
 
-#: Only the closest matches by cosine are compared word by word (``factmem.polarity``, ~70 µs a claim not
-#: seen recently): a repeat of a stored claim, however misspelt, is among them, and every decision (cache
-#: hit, transfer, contradiction, dedup) reads the closest matches.
+#: Only the closest matches by cosine are compared word by word (``factmem.polarity``: the costliest step of
+#: a cache hit once the model's vector is cached): a repeat of a stored claim, however misspelt, is among
+#: them, and every decision (cache hit, transfer, contradiction, dedup) reads the closest matches.
 CLOSEST_COMPARED = 5
 
 
@@ -207,7 +207,7 @@ class Retriever:
         elif not compare:
             relation = ClaimRelation(kind="unrelated", reason=f"not among the {CLOSEST_COMPARED} closest")
         else:
-            relation = compare_claims(str(payload.get("claim_text", "")), signature)
+            relation = claim_relation(str(payload.get("claim_text", "")), claim.normalized_text, signature)
         return MemoryMatch(
             id=point.id,
             claim_text=str(payload.get("claim_text", "")),
