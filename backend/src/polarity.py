@@ -1042,7 +1042,7 @@ def compare_claims(a: str | ClaimSignature, b: str | ClaimSignature) -> ClaimRel
 
 #: Pairs of claim-length texts whose relation is remembered: a claim people repeat meets the same few
 #: stored neighbours every time, and their comparison is a pure function of the two texts.
-RELATION_CACHE_SIZE = 2048
+RELATION_CACHE_SIZE = 512
 
 
 def claim_relation(

@@ -317,7 +317,7 @@ class EdgeClaimStore:
         if verdict is not None:
             query_filter = qe.Filter(must=[qe.FieldCondition(key="verdict", match=qe.MatchValue(verdict))])
         # Ranked without payloads, then the hits' payloads read by id: a search that returns payloads holds
-        # the GIL about twice as long as the two calls together (the README's latency section has numbers).
+        # the GIL longer than the two calls together (the README's memory profile has the numbers).
         request = qe.SearchRequest(
             query=qe.Query.Nearest(vector.tolist()),
             limit=limit,
@@ -328,7 +328,8 @@ class EdgeClaimStore:
         )
         with _engine_errors("search"):
             hits = self._shard.search(request)
-            payloads = {str(r.id): r.payload for r in self._shard.retrieve([h.id for h in hits], True, False)}
+            records = self._shard.retrieve([hit.id for hit in hits], True, False) if hits else []
+            payloads = {str(record.id): record.payload for record in records}
         return [
             StoredPoint(id=point_id, payload=dict(payloads[point_id] or {}), score=hit.score)
             for hit in hits
