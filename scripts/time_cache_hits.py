@@ -151,8 +151,8 @@ def measure(warm: int, requests: int, seed: int, profile_top: int = 0) -> None:
     for label, seconds in sorted(hit_steps.items(), key=lambda item: -item[1]):
         print(f"  {seconds / max(len(hits), 1) * 1000:6.2f} ms per hit  {label}")
     for kind, stats in profiles.items():
-        count = len(hits) if kind == "hit" else len(misses)
-        print(f"\ncProfile of the {count} {kind}es (profiled calls run slower than the p50s above):")
+        count, plural = (len(hits), "hits") if kind == "hit" else (len(misses), "misses")
+        print(f"\ncProfile of the {count} {plural} (profiled calls run slower than the p50s above):")
         stats.sort_stats("tottime").print_stats(profile_top)
 
 

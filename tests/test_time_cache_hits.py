@@ -32,7 +32,7 @@ def test_times_hits_and_misses_on_a_copy_of_the_memory(tmp_path: Path) -> None:
     assert ingest.returncode == 0, ingest.stderr[-3000:]
     before = snapshot(data_dir)
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), str(data_dir), "--warm", "40", "--requests", "12"],
+        [sys.executable, str(SCRIPT), str(data_dir), "--warm", "40", "--requests", "12", "--profile", "5"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -42,8 +42,11 @@ def test_times_hits_and_misses_on_a_copy_of_the_memory(tmp_path: Path) -> None:
     lines = done.stdout.splitlines()
     assert lines[0].startswith("cache hits   n=") and "p50" in lines[0]
     assert lines[1].startswith("cache misses n=")
-    steps = " ".join(lines[2:])
-    for step in ("embed", "candidates", "word-by-word comparison", "memory update", "normalize"):
+    steps = " ".join(line for line in lines[2:] if " ms per hit " in line)
+    for step in ("embed", "candidates", "comparing the closest matches", "memory update", "normalize"):
         assert step in steps
+    # --profile: the costliest functions of the hits and of the misses, each under its own heading
+    assert any(line.startswith("cProfile of the") and "hites" not in line for line in lines)
+    assert "ncalls" in done.stdout
     assert int(lines[0].split("n=")[1].split()[0]) > 0  # noisy seed claims are found in the seeded memory
     assert snapshot(data_dir) == before  # the memory it was given is copied, never written
