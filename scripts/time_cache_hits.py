@@ -75,7 +75,7 @@ def main() -> None:
         type=int,
         default=0,
         metavar="N",
-        help="also print cProfile's N costliest functions of the hits",
+        help="also print cProfile's N costliest functions of the hits and of the misses",
     )
     args = parser.parse_args()
 

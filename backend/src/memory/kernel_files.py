@@ -18,6 +18,8 @@ import os
 import threading
 from typing import Any
 
+from factmem.libc_keeping_gil import libc_function
+
 _MB = 1024 * 1024
 _KB_PER_MB = 1024.0
 
@@ -165,11 +167,7 @@ def _pread(fd: int, size: int, offset: int) -> bytes:
 
 @functools.cache
 def _pread_keeping_gil() -> Any | None:
-    """libc's ``pread`` through ``ctypes.PyDLL`` (which keeps the GIL during the call); None if absent."""
-    try:
-        pread = ctypes.PyDLL(None, use_errno=True).pread
-    except (OSError, AttributeError, TypeError):
-        return None
-    pread.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_long]
-    pread.restype = ctypes.c_ssize_t
-    return pread
+    """libc's ``pread``, called keeping the GIL (:mod:`factmem.libc_keeping_gil`); None if absent."""
+    return libc_function(
+        "pread", [ctypes.c_int, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_long], ctypes.c_ssize_t
+    )

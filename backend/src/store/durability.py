@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from factmem.errors import StoreUnavailableError
+from factmem.libc_keeping_gil import libc_function
 
 _MB = 1024 * 1024
 
@@ -79,26 +80,19 @@ class _Statvfs(ctypes.Structure):
 
 @functools.cache
 def _statvfs_keeping_gil() -> Any | None:
-    """libc's ``statvfs`` through ``ctypes.PyDLL`` (which keeps the GIL during the call); None where the
-    struct's layout above is not known to hold."""
+    """libc's ``statvfs``, called keeping the GIL (:mod:`factmem.libc_keeping_gil`); None where it cannot
+    be, or where the struct's layout above is not known to hold."""
     if not sys.platform.startswith("linux") or ctypes.sizeof(ctypes.c_ulong) != 8:
         return None
-    try:
-        statvfs = ctypes.PyDLL(None, use_errno=True).statvfs
-    except (OSError, AttributeError, TypeError):
-        return None
-    statvfs.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Statvfs)]
-    statvfs.restype = ctypes.c_int
-    return statvfs
+    return libc_function("statvfs", [ctypes.c_char_p, ctypes.POINTER(_Statvfs)], ctypes.c_int)
 
 
 def free_space(directory: Path) -> tuple[int, bool]:
     """Bytes an unprivileged writer may still use under ``directory``, and whether it is read-only.
 
-    Every store write asks this. ``os.statvfs`` lets go of the GIL around the syscall, and under load
-    getting it back means waiting behind every busy worker thread, with the writer's per-point lock held
-    meanwhile; the syscall itself takes microseconds, so it is made holding the GIL where libc allows.
-    Raises ``OSError`` like ``os.statvfs``.
+    Every store write asks this, holding its point's lock: made through ``os.statvfs``, winning the GIL
+    back afterwards would keep the lock held behind every busy worker thread, so it keeps the GIL where
+    libc allows. Raises ``OSError`` like ``os.statvfs``.
     """
     statvfs = _statvfs_keeping_gil()
     if statvfs is None:
