@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 from factmem.agents.memory_update import LOCAL_SOURCE
+from factmem.agents.retriever import VectorCache
 from factmem.errors import EmbeddingError, InputError
 from factmem.ingest import CuratedClaim, EvidencePassageIn, ingest_claims, ingest_evidence
 from factmem.pipeline import VerificationPipeline
+from factmem.store.ids import claim_point_id
 
 AGENTS = {"embedder", "normalizer", "retriever", "evidence", "reasoner", "memory_update"}
 
@@ -78,13 +80,39 @@ def test_each_verification_embeds_the_claim_exactly_once(
 
     embedded: set[str] = set()
     for text in CLAIMS:
+        held = {point.id for point in pipeline.claim_store.iter_points()}
         counting.calls.clear()
         verification = pipeline.verify(text)
         normalized = verification.claim.normalized_text
-        # Once per request, and not at all for a text already embedded (the vector cache).
-        expected = [] if normalized in embedded else [[normalized]]
-        assert counting.calls == expected, text
+        # Once per request, and not at all for a text already embedded (the vector cache) or a claim the
+        # memory already holds (its record's stored vector).
+        known = normalized in embedded or claim_point_id(verification.claim.comparison_key) in held
+        assert counting.calls == ([] if known else [[normalized]]), text
         embedded.add(normalized)
+
+
+def test_a_claim_the_memory_holds_is_searched_with_its_stored_vector(
+    pipeline: VerificationPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a restart (an empty vector cache) a repeat of a stored claim still costs no model run."""
+    ingest_claims(pipeline, [curated("The Tellwick Mill ground flour for 300 years.")])
+    (record,) = pipeline.claim_store.retrieve(
+        [next(pipeline.claim_store.iter_points()).id], with_vectors=True
+    )
+    pipeline.retriever._vectors = VectorCache(256)  # what a restarted process has
+    counting = CountingEmbed(pipeline.embedder.embed)
+    monkeypatch.setattr(pipeline.embedder, "embed", counting)
+
+    verification = pipeline.verify("did u know THE TELLWICK MILL ground flour for 300 years!!!")
+
+    assert counting.calls == []
+    assert record.vector is not None
+    assert np.array_equal(verification.retrieval.vector, record.vector)
+    assert verification.retrieval.cache_hit is not None and verification.retrieval.cache_hit.id == record.id
+    assert verification.retrieval.cache_hit.similarity == pytest.approx(1.0, abs=1e-3)
+    # a claim the memory does not hold is embedded as before
+    pipeline.verify("The Tellwick Mill ground flour for 400 years.")
+    assert counting.calls == [["The Tellwick Mill ground flour for 400 years."]]
 
 
 def test_a_repeated_claim_reuses_its_vector(
@@ -96,7 +124,8 @@ def test_a_repeated_claim_reuses_its_vector(
     first = pipeline.verify("The Tellwick Mill ground flour for 300 years.")
     again = pipeline.verify("did u know THE TELLWICK MILL ground flour for 300 years!!!")
     assert len(counting.calls) == 1
-    assert np.array_equal(first.retrieval.vector, again.retrieval.vector)
+    # the repeat is searched with the record's stored vector (float16 on the embedded store)
+    assert float(np.dot(first.retrieval.vector, again.retrieval.vector)) == pytest.approx(1.0, abs=1e-3)
     assert again.write.id == first.write.id and again.write.seen_count == 2
 
 

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from factmem.cpus import usable_cpus
+
 _PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "password", "admin", "xxx", "todo"}
 
 
@@ -29,7 +31,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    max_concurrent_requests: int = Field(8, ge=1, le=256)
+    #: verifications computing at once; unset: one per usable CPU (``cpu_slots``)
+    max_concurrent_requests: int | None = Field(None, ge=1, le=256)
     max_queued_requests: int = Field(64, ge=0, le=4_096)
     max_queue_wait_s: float = Field(2.0, ge=0.0, le=60.0)
     max_body_bytes: int = Field(16_384, ge=1_024)
@@ -208,6 +211,11 @@ class Settings(BaseSettings):
     def llm_configured(self) -> bool:
         """True when verdicts may come from an LLM (``LLM_BASE_URL`` and ``LLM_MODEL`` set)."""
         return bool(self.llm_base_url and self.llm_model)
+
+    @property
+    def cpu_slots(self) -> int:
+        """``MAX_CONCURRENT_REQUESTS``, else one slot per CPU this process may use (:mod:`factmem.cpus`)."""
+        return self.max_concurrent_requests or usable_cpus()
 
     @property
     def in_flight_limit(self) -> int:

@@ -179,7 +179,7 @@ def test_memory_shed_and_cleanup_are_counted(tmp_path: Path) -> None:
 def test_concurrency_shed_is_counted(app: tuple[TestClient, Service]) -> None:
     client, service = app
     service.admission.max_queued = 0  # no line: refused at once
-    slots = service.settings.max_concurrent_requests
+    slots = service.settings.cpu_slots
     for _ in range(slots):
         assert service.admission.slots.try_acquire()
     try:

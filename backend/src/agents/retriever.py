@@ -145,11 +145,21 @@ class Retriever:
             )
 
     def retrieve(self, claim: NormalizedClaim, *, now: datetime | None = None) -> Retrieval:
-        """Embed the claim once, search the memory, score matches and pick a cache hit if there is one."""
+        """Embed the claim once, search the memory, score matches and pick a cache hit if there is one.
+
+        A claim the memory holds already (the same after normalization: its record's id derives from that)
+        is not embedded at all: its record's stored vector is the vector of the same text, and a read by id
+        costs a few hundredths of a millisecond where the model costs one or two.
+        """
         now = now or utc_now()
-        vector = self._vectors.get_or_compute(claim.normalized_text, self._embedder.embed_one)
+        stored = self._store.retrieve([claim_point_id(claim.comparison_key)], with_vectors=True)
+        if stored and stored[0].vector is not None:
+            vector = stored[0].vector
+            vector.setflags(write=False)  # like a cached vector: read by every agent, written by none
+        else:
+            vector = self._vectors.get_or_compute(claim.normalized_text, self._embedder.embed_one)
         searched_at = time.monotonic()
-        points = self._candidates(claim, vector)
+        points = self._candidates(claim, vector, known=bool(stored))
         signature = claim_signature(claim.normalized_text)
         closest = sorted(points, key=lambda p: p.score or 0.0, reverse=True)[:CLOSEST_COMPARED]
         compared = {p.id for p in closest}
@@ -172,15 +182,14 @@ class Retriever:
     def _reranked(self) -> bool:
         return self._hybrid and self.policy.reranker is not None
 
-    def _candidates(self, claim: NormalizedClaim, vector: np.ndarray) -> list[StoredPoint]:
-        """Dense search, or hybrid candidates (re-ranked when a model is set), best first, at most top_k."""
+    def _candidates(self, claim: NormalizedClaim, vector: np.ndarray, *, known: bool) -> list[StoredPoint]:
+        """Dense search, or hybrid candidates (re-ranked when a model is set), best first, at most top_k.
+
+        ``known``: the memory holds this claim's own record. The record answers it whatever the order of the
+        rest, so the hot path of the cache skips the lexical search, the fusion and the re-ranker.
+        """
         fusion = self.policy.fusion
-        if fusion is None or not self._store.hybrid:
-            return self._store.search(vector, self.policy.top_k)
-        if self._store.retrieve([claim_point_id(claim.comparison_key)]):
-            # A repeat of a stored claim (the same after normalization; its record's id derives from that):
-            # the record answers it whatever the order of the rest, so the hot path of the cache skips the
-            # lexical search, the fusion and the re-ranker (a read by id costs a few hundredths of a ms).
+        if fusion is None or not self._store.hybrid or known:
             return self._store.search(vector, self.policy.top_k)
         query = search_text(claim)
         points = self._store.hybrid_search(vector, query, fusion)

@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, *, stop_on_startup_failure: boo
         # Sync routes run on AnyIO's thread pool (40 threads by default). Verifications beyond the slot limit
         # are refused anyway, so a few more threads than slots serve the other sync routes; fewer threads
         # mean fewer stacks and less GIL contention with the event loop that answers /health.
-        to_thread.current_default_thread_limiter().total_tokens = settings.max_concurrent_requests + 4
+        to_thread.current_default_thread_limiter().total_tokens = settings.cpu_slots + 4
         metrics = Metrics(
             memory_limit_mb=settings.memory_limit_mb,
             store_backend="qdrant-server" if settings.uses_remote_qdrant else "qdrant-edge",

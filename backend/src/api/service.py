@@ -60,7 +60,7 @@ class Service:
         self.admission = Admission(
             self.guard,
             #: CPU work of verifications (model, store, JSON); waiting on a remote provider holds none.
-            CpuSlots(settings.max_concurrent_requests),
+            CpuSlots(settings.cpu_slots),
             retry_after_s=settings.retry_after_s,
             observer=observer,
             max_queued=settings.max_queued_requests,

@@ -49,7 +49,8 @@ class StoredPoint:
     """A point read back from a store (``score``, the cosine similarity, only for searches).
 
     A hybrid search also gives ``lexical_score`` (BM25 with IDF; 0.0 when the point was not among the
-    lexical candidates) and ``fused_score`` (reciprocal rank fusion of the two rankings).
+    lexical candidates) and ``fused_score`` (reciprocal rank fusion of the two rankings). ``vector`` (the
+    stored dense vector, float32) only when it was asked for.
     """
 
     id: str
@@ -57,6 +58,7 @@ class StoredPoint:
     score: float | None = None
     lexical_score: float | None = None
     fused_score: float | None = None
+    vector: np.ndarray | None = None
 
 
 class ClaimStore(Protocol):
@@ -90,8 +92,8 @@ class ClaimStore(Protocol):
         """
         ...
 
-    def retrieve(self, ids: Sequence[str]) -> list[StoredPoint]:
-        """Points by id; missing ids are simply absent from the result."""
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[StoredPoint]:
+        """Points by id (with their dense vectors if asked); missing ids are simply absent from the result."""
         ...
 
     def set_payload(self, point_id: str, payload: dict[str, Any]) -> None:

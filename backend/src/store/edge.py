@@ -86,6 +86,12 @@ def _engine_errors(operation: str) -> Iterator[None]:
 _FLOAT16_BYTES = 2
 
 
+def _dense_vector(stored: Any) -> np.ndarray:
+    """The unnamed dense vector of a record read with its vectors (a dict when the shard also has sparse
+    ones), as float32."""
+    return np.asarray(stored.get("", stored) if isinstance(stored, dict) else stored, dtype=np.float32)
+
+
 def _shard_config(dim: int, index: EdgeIndexConfig, *, wal: bool, sparse: bool) -> qe.EdgeConfig:
     sparse_vectors = None
     if sparse:
@@ -364,10 +370,7 @@ class EdgeClaimStore:
             fused = lexical.fuse(list(cosines), list(lexical_scores), fusion)
             missing = [point_id for point_id in fused if point_id not in cosines]
             for record in self._shard.retrieve(missing, False, True) if missing else ():
-                stored = (
-                    record.vector.get("", record.vector) if isinstance(record.vector, dict) else record.vector
-                )
-                cosines[str(record.id)] = float(np.dot(vector, np.asarray(stored, dtype=np.float32)))
+                cosines[str(record.id)] = float(np.dot(vector, _dense_vector(record.vector)))
             payloads = {str(r.id): r.payload for r in self._shard.retrieve(list(fused), True, False)}
         return [
             StoredPoint(
@@ -381,12 +384,19 @@ class EdgeClaimStore:
             if point_id in payloads  # deleted between the calls: gone
         ]
 
-    def retrieve(self, ids: Sequence[str]) -> list[StoredPoint]:
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[StoredPoint]:
         if not ids:
             return []
         with _engine_errors("retrieve"):
-            records = self._shard.retrieve(list(ids), True, False)
-        return [StoredPoint(id=str(r.id), payload=dict(r.payload or {})) for r in records]
+            records = self._shard.retrieve(list(ids), True, with_vectors)
+        return [
+            StoredPoint(
+                id=str(r.id),
+                payload=dict(r.payload or {}),
+                vector=_dense_vector(r.vector) if with_vectors else None,
+            )
+            for r in records
+        ]
 
     def insert_if_absent(self, point: PointWrite) -> bool:
         with self._point_locks.for_key(point.id):

@@ -210,12 +210,21 @@ class QdrantServerClaimStore:
             for p in hits.points
         ]
 
-    def retrieve(self, ids: Sequence[str]) -> list[StoredPoint]:
+    def retrieve(self, ids: Sequence[str], *, with_vectors: bool = False) -> list[StoredPoint]:
         if not ids:
             return []
         with self._errors("retrieve"):
-            records = self._client.retrieve(self.name, ids=list(ids), with_payload=True)
-        return [StoredPoint(id=str(r.id), payload=dict(r.payload or {})) for r in records]
+            records = self._client.retrieve(
+                self.name, ids=list(ids), with_payload=True, with_vectors=with_vectors
+            )
+        return [
+            StoredPoint(
+                id=str(r.id),
+                payload=dict(r.payload or {}),
+                vector=np.asarray(_dense(r.vector), dtype=np.float32) if with_vectors else None,
+            )
+            for r in records
+        ]
 
     def insert_if_absent(self, point: PointWrite) -> bool:
         token = _new_rev()
