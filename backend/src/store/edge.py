@@ -86,7 +86,7 @@ def _engine_errors(operation: str) -> Iterator[None]:
 _FLOAT16_BYTES = 2
 
 
-def _dense_vector(stored: Any) -> np.ndarray:
+def dense_vector(stored: Any) -> np.ndarray:
     """The unnamed dense vector of a record read with its vectors (a dict when the shard also has sparse
     ones), as float32."""
     return np.asarray(stored.get("", stored) if isinstance(stored, dict) else stored, dtype=np.float32)
@@ -370,7 +370,7 @@ class EdgeClaimStore:
             fused = lexical.fuse(list(cosines), list(lexical_scores), fusion)
             missing = [point_id for point_id in fused if point_id not in cosines]
             for record in self._shard.retrieve(missing, False, True) if missing else ():
-                cosines[str(record.id)] = float(np.dot(vector, _dense_vector(record.vector)))
+                cosines[str(record.id)] = float(np.dot(vector, dense_vector(record.vector)))
             payloads = {str(r.id): r.payload for r in self._shard.retrieve(list(fused), True, False)}
         return [
             StoredPoint(
@@ -393,7 +393,7 @@ class EdgeClaimStore:
             StoredPoint(
                 id=str(r.id),
                 payload=dict(r.payload or {}),
-                vector=_dense_vector(r.vector) if with_vectors else None,
+                vector=dense_vector(r.vector) if with_vectors else None,
             )
             for r in records
         ]

@@ -16,12 +16,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numpy as np
 import qdrant_edge as qe
 
 from factmem.errors import StoreError
 from factmem.store.base import PointWrite
-from factmem.store.edge import EdgeClaimStore
+from factmem.store.edge import EdgeClaimStore, dense_vector
 
 logger = logging.getLogger(__name__)
 
@@ -36,12 +35,7 @@ def _edge_points(store: EdgeClaimStore) -> Iterator[list[PointWrite]]:
         records, offset = store._shard.scroll(request)
         page = []
         for record in records:
-            vector = (
-                record.vector.get("", record.vector) if isinstance(record.vector, dict) else record.vector
-            )
-            page.append(
-                PointWrite(str(record.id), np.asarray(vector, dtype=np.float32), dict(record.payload or {}))
-            )
+            page.append(PointWrite(str(record.id), dense_vector(record.vector), dict(record.payload or {})))
         if page:
             yield page
         if offset is None or not records:
