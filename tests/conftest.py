@@ -9,6 +9,7 @@ uvicorn on loopback in a subprocess, started by the launcher the load test and t
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -103,6 +104,18 @@ def _require_e2e_marker() -> None:
     item = _collected.get(current)
     if item is not None and item.get_closest_marker("e2e") is None:
         pytest.fail(f"{current} starts a server: mark it @pytest.mark.e2e (or its module: pytestmark)")
+
+
+def clear_of_rate_window_edge(window_s: float, needed_s: float) -> None:
+    """Wait, when needed, so the next ``needed_s`` seconds lie inside one rate-limit window.
+
+    The ``limits`` sliding-window counter rounds the previous window's weighted share down, so requests on
+    either side of a window boundary can all be allowed where one window would refuse the last. Its windows
+    start at multiples of their length since the epoch.
+    """
+    left = window_s - time.time() % window_s
+    if left < needed_s:
+        time.sleep(left + 0.1)
 
 
 def start_server(

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from app_harness import TestClient, running_app
-from conftest import start_server
+from conftest import clear_of_rate_window_edge, start_server
 
 from factmem.api.access import AccessConfigError, hash_key
 from factmem.api.client_address import ProxyTrust
@@ -82,6 +82,7 @@ def test_a_missing_key_file_refuses_to_start(tmp_path: Path) -> None:
 
 def test_over_the_address_limit_verify_is_429_with_retry_after(tmp_path: Path) -> None:
     with running_app(tmp_path, rate_limit_per_address="2/minute") as (client, _):
+        clear_of_rate_window_edge(60, needed_s=15)
         assert [client.post("/verify", json=CLAIM).status_code for _ in range(2)] == [200, 200]
         before = claims_count(client)
         refused = client.post("/verify", json=CLAIM)
@@ -95,6 +96,7 @@ def test_over_the_address_limit_verify_is_429_with_retry_after(tmp_path: Path) -
 def test_each_key_has_its_own_limit(tmp_path: Path) -> None:
     keys = f"{KEY_A},{KEY_B}"
     with running_app(tmp_path, client_api_keys=keys, rate_limit_per_key="1/minute") as (client, _):
+        clear_of_rate_window_edge(60, needed_s=15)
         first_a = client.post("/verify", json=CLAIM, headers={"X-API-Key": KEY_A})
         first_b = client.post("/verify", json=CLAIM, headers={"X-API-Key": KEY_B})
         second_a = client.post("/verify", json=CLAIM, headers={"X-API-Key": KEY_A})
@@ -192,6 +194,7 @@ def test_forwarded_for_decides_the_rate_limit_bucket_only_from_a_trusted_proxy(
     env = {"RATE_LIMIT_PER_ADDRESS": "2/minute"} | ({"TRUSTED_PROXIES": trusted} if trusted else {})
     server = start_server(tmp_path / "data", tmp_path / "server.log", **env)
     try:
+        clear_of_rate_window_edge(60, needed_s=20)
         with httpx.Client(base_url=server.url, timeout=30) as http:
             codes = [
                 http.post("/verify", json=CLAIM, headers={"X-Forwarded-For": f"198.51.100.{i}"}).status_code
