@@ -1,4 +1,4 @@
-"""CPU slots: a request coming back from a provider waits its turn; a new request is refused instead."""
+"""CPU slots: short work goes first, long work still moves; a request back from a provider waits its turn."""
 
 from __future__ import annotations
 
@@ -128,3 +128,64 @@ def test_a_new_request_waits_in_a_bounded_line_then_is_refused() -> None:
         "served",
         "timed out refused",
     ]
+
+
+def test_short_work_goes_ahead_of_long_work_until_long_work_waited_its_bound() -> None:
+    async def scenario(long_wait_bound_s: float) -> list[str]:
+        slots = CpuSlots(1, long_wait_bound_s=long_wait_bound_s)
+        assert slots.try_acquire()
+        served: list[str] = []
+
+        async def waiter(name: str, *, fast: bool) -> None:
+            await slots.acquire(fast=fast)
+            served.append(name)
+            slots.release()
+
+        tasks = [asyncio.create_task(waiter(f"long {i}", fast=False)) for i in (1, 2)]
+        await asyncio.sleep(0.02)
+        tasks += [asyncio.create_task(waiter(f"short {i}", fast=True)) for i in (1, 2)]
+        await asyncio.sleep(0)
+        assert slots.waiting == 4, "both lines count against a new request's bounded wait"
+        slots.release()
+        await asyncio.gather(*tasks)
+        assert slots.free == 1
+        return served
+
+    assert asyncio.run(scenario(long_wait_bound_s=60)) == ["short 1", "short 2", "long 1", "long 2"]
+    # waited past the bound: the long line goes first
+    assert asyncio.run(scenario(long_wait_bound_s=0.01)) == ["long 1", "long 2", "short 1", "short 2"]
+
+
+def test_long_work_alone_is_served_in_order() -> None:
+    async def scenario() -> list[str]:
+        slots = CpuSlots(1)
+        assert slots.try_acquire()
+        served: list[str] = []
+
+        async def waiter(name: str) -> None:
+            await slots.acquire(fast=False)
+            served.append(name)
+            slots.release()
+
+        tasks = [asyncio.create_task(waiter(f"long {i}")) for i in range(3)]
+        await asyncio.sleep(0)
+        slots.release()
+        await asyncio.gather(*tasks)
+        return served
+
+    assert asyncio.run(scenario()) == ["long 0", "long 1", "long 2"]
+
+
+def test_a_timed_out_short_waiter_does_not_hold_up_the_long_line() -> None:
+    async def scenario() -> None:
+        slots = CpuSlots(1)
+        assert slots.try_acquire()
+        assert not await slots.acquire(timeout=0.01, fast=True)  # gave up: still at the head of its line
+        long_waiter = asyncio.create_task(slots.acquire(fast=False))
+        await asyncio.sleep(0)
+        slots.release()
+        assert await long_waiter
+        slots.release()
+        assert slots.free == 1 and slots.waiting == 0
+
+    asyncio.run(scenario())

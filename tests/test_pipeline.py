@@ -81,13 +81,15 @@ def test_each_verification_embeds_the_claim_exactly_once(
     embedded: set[str] = set()
     for text in CLAIMS:
         held = {point.id for point in pipeline.claim_store.iter_points()}
+        needs_model = pipeline.needs_model([pipeline.normalizer.normalize(text)])
         counting.calls.clear()
         verification = pipeline.verify(text)
         normalized = verification.claim.normalized_text
         # Once per request, and not at all for a text already embedded (the vector cache) or a claim the
-        # memory already holds (its record's stored vector).
+        # memory already holds (its record's stored vector); the server's queue knows which beforehand.
         known = normalized in embedded or claim_point_id(verification.claim.comparison_key) in held
         assert counting.calls == ([] if known else [[normalized]]), text
+        assert needs_model is not known, text
         embedded.add(normalized)
 
 

@@ -99,10 +99,26 @@ class Admission:
             admitted_work, on_full=no_free_slot, max_waiting=self.max_queued, wait_s=self.max_queue_wait_s
         )
 
+    async def run_verification_needing_the_model(self, work: Callable[[], T]) -> T:
+        """Run the rest of an admitted verification whose claim the memory does not hold.
+
+        Its first step found that it needs the model, so it gave its slot back and waits in the long line
+        (``CpuSlots``: short work goes first) as long as it takes. Memory is checked again in the worker
+        thread before the model runs: requests admitted meanwhile may have filled it.
+        """
+
+        def work_if_room() -> T:
+            if not self.guard.has_room():
+                raise self.refuse("memory", "server is low on memory; retry shortly")
+            return work()
+
+        return await self.slots.run(work_if_room, on_full=None, fast=False)
+
     async def run_returning_verification(self, work: Callable[[], T]) -> T:
         """Run the last CPU work of a verification coming back from a remote provider.
 
-        It was admitted already and its outbound call is paid for, so it queues for a CPU slot (first come,
-        first served; new requests are refused meanwhile) instead of being shed.
+        It was admitted already and its outbound call is paid for, so it queues for a CPU slot in the short
+        line (a few milliseconds of work are left; new requests are refused meanwhile) instead of being
+        shed.
         """
         return await self.slots.run(work, on_full=None)

@@ -329,6 +329,11 @@ class VerificationPipeline:
 
     # --- the stages of one verification (each runs in a worker thread; none waits on the network) ---
 
+    def needs_model(self, claims: Sequence[NormalizedClaim]) -> bool:
+        """Whether recalling any of ``claims`` will run the model (the server queues those behind short
+        work: ``factmem.verifier``)."""
+        return any(self.retriever.needs_model(claim) for claim in claims)
+
     def recall(
         self, claim: NormalizedClaim, *, now: datetime | None = None, timings: AgentTimings | None = None
     ) -> ClaimCheck:

@@ -6,7 +6,10 @@ that a verification holds one of the ``MAX_CONCURRENT_REQUESTS`` CPU slots only 
 
 1. **recall** (worker thread, once admission let the request in: 503 + Retry-After otherwise, before any
    work): normalize, search the memory, local evidence. A cache hit, or any claim when no provider is
-   configured, is judged and stored in the same step: one thread hop, as before providers existed.
+   configured, is judged and stored in the same step: one thread hop, as before providers existed. A
+   claim the memory does not hold (it needs the model) gives its slot back after normalizing and queues
+   again behind short work (``factmem.cpu_slots``): under load a cache hit no longer waits for every miss
+   ahead of it.
 2. **providers** (event loop, no slot): web search, then the LLM judges the claim with what was found. At
    most ``MAX_OUTBOUND_WAITING`` requests wait here at once (503 beyond: each holds its claim, matches and
    passages in memory); all of it within ``VERIFY_TIME_BUDGET_S``. A provider that fails, answers unusably
@@ -57,6 +60,14 @@ class _Pending:
     extract: bool
 
 
+@dataclass(frozen=True)
+class _NeedsModel:
+    """The first CPU stage found a claim the memory does not hold: the rest waits behind short work."""
+
+    split: ClaimSplit
+    timings: AgentTimings
+
+
 class Verifier:
     """Verifies claims for the API; one per process, shared by all requests (used from the event loop)."""
 
@@ -86,9 +97,7 @@ class Verifier:
         remote = pipeline.llm_reasoner is not None or pipeline.web_evidence is not None
         usage = pipeline.outbound.usage if pipeline.outbound is not None else None
 
-        def recall() -> _Rendered[T] | _Pending:
-            timings = AgentTimings()
-            split = pipeline.split(raw_text, timings)
+        def recall(split: ClaimSplit, timings: AgentTimings) -> _Rendered[T] | _Pending:
             checks = self._recall_all(split, timings)
             extract = self._may_extract(raw_text, checks)
             if not remote or (all(c.cache_hit for c in checks) and not extract):
@@ -103,7 +112,19 @@ class Verifier:
                 check.calls = CallLog(usage)
             return _Pending(split, checks, extract)
 
-        recalled = await self.admission.run_new_verification(recall)
+        def look_up() -> _Rendered[T] | _Pending | _NeedsModel:
+            timings = AgentTimings()
+            split = pipeline.split(raw_text, timings)
+            if pipeline.needs_model(split.claims):
+                return _NeedsModel(split, timings)
+            return recall(split, timings)
+
+        recalled = await self.admission.run_new_verification(look_up)
+        if isinstance(recalled, _NeedsModel):
+            needing = recalled
+            recalled = await self.admission.run_verification_needing_the_model(
+                lambda: recall(needing.split, needing.timings)
+            )
         if isinstance(recalled, _Rendered):
             return recalled.body
         pending = recalled

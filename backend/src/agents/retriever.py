@@ -111,10 +111,15 @@ class VectorCache:
         self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    def holds(self, text: str) -> bool:
+        """Whether the vector of ``text`` is cached (the LRU order is left as it is)."""
+        with self._lock:
+            return _key(text) in self._vectors
+
     def get_or_compute(self, text: str, compute: Callable[[str], np.ndarray]) -> np.ndarray:
         if self._size <= 0:
             return compute(text)
-        key = hashlib.blake2b(text.lower().encode(), digest_size=16).digest()
+        key = _key(text)
         with self._lock:
             vector = self._vectors.get(key)
             if vector is not None:
@@ -127,6 +132,10 @@ class VectorCache:
             while len(self._vectors) > self._size:
                 self._vectors.popitem(last=False)
         return vector
+
+
+def _key(text: str) -> bytes:
+    return hashlib.blake2b(text.lower().encode(), digest_size=16).digest()
 
 
 class Retriever:
@@ -143,6 +152,13 @@ class Retriever:
                 "meaning only; stop the server and run `python -m factmem reindex` to add them",
                 store.name,
             )
+
+    def needs_model(self, claim: NormalizedClaim) -> bool:
+        """Whether retrieving ``claim`` will run the model: neither the memory holds its record (whose
+        stored vector is used) nor the vector cache its vector. A read by id and a dictionary look-up."""
+        if self._vectors.holds(claim.normalized_text):
+            return False
+        return not self._store.retrieve([claim_point_id(claim.comparison_key)])
 
     def retrieve(self, claim: NormalizedClaim, *, now: datetime | None = None) -> Retrieval:
         """Embed the claim once, search the memory, score matches and pick a cache hit if there is one.

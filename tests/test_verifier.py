@@ -1,0 +1,72 @@
+"""The server's driver of the pipeline: under load, a claim the memory holds is not queued behind misses."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from factmem.admission import Admission
+from factmem.cpu_slots import CpuSlots
+from factmem.errors import InputError
+from factmem.memory.guard import GuardPolicy, MemoryGuard
+from factmem.memory.limits import Thresholds
+from factmem.pipeline import TextVerification, VerificationPipeline
+from factmem.verifier import Verifier
+
+KNOWN = "The Tellwick Mill ground flour for 300 years."
+NEW = [f"The Harbor of Quillon froze over in {year}." for year in (1901, 1902, 1903)]
+
+
+def verifier_with_one_slot(pipeline: VerificationPipeline) -> Verifier:
+    guard = MemoryGuard(
+        GuardPolicy(
+            limit_mb=None,
+            thresholds=Thresholds(soft_fraction=0.8, hard_fraction=0.95),
+            cleanup_every=1000,
+            release_file_pages=False,
+        )
+    )
+    return Verifier(
+        pipeline, Admission(guard, CpuSlots(1), retry_after_s=5, max_queued=16, max_queue_wait_s=30)
+    )
+
+
+def test_a_claim_the_memory_holds_overtakes_misses_queued_before_it(pipeline: VerificationPipeline) -> None:
+    pipeline.verify(KNOWN)
+    verifier = verifier_with_one_slot(pipeline)
+    slots = verifier.admission.slots
+
+    async def scenario() -> list[str]:
+        finished: list[str] = []
+
+        async def verify(text: str) -> TextVerification:
+            result = await verifier.verify(text, render=lambda verification: verification)
+            finished.append(text)
+            return result
+
+        assert slots.try_acquire()  # the server is busy
+        misses = [asyncio.create_task(verify(text)) for text in NEW]
+        await asyncio.sleep(0.01)
+        known = asyncio.create_task(verify(KNOWN))  # arrives last
+        await asyncio.sleep(0.01)
+        assert slots.waiting == len(NEW) + 1
+        slots.release()
+        outcomes = await asyncio.gather(*misses, known)
+        assert all(len(outcome.claims) == 1 for outcome in outcomes)
+        assert slots.free == 1 and slots.waiting == 0
+        return finished
+
+    finished = asyncio.run(scenario())
+    # Each miss reads its claim (short work, in arrival order), finds it needs the model and queues again
+    # behind short work; the known claim, short work from start to end, is answered before any of them.
+    assert finished == [KNOWN, *NEW]
+    for text in NEW:  # and every miss was verified and stored
+        assert not pipeline.needs_model([pipeline.normalizer.normalize(text)])
+
+
+def test_bad_text_is_refused_before_anything_else(pipeline: VerificationPipeline) -> None:
+    verifier = verifier_with_one_slot(pipeline)
+    with pytest.raises(InputError):
+        asyncio.run(verifier.verify("!!! ???", render=lambda verification: verification))
+    assert verifier.admission.slots.free == 1
