@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from factmem.embeddings import MINILM_INT8, Embedder, assemble_model_dir
+from factmem.memory.guard import GuardPolicy, MemoryGuard
+from factmem.memory.limits import Thresholds
 from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings
 from factmem.store.base import ClaimStore
@@ -41,6 +43,18 @@ def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
     """The one real embedding model for the whole test session (loading it costs ~1.5 s)."""
     return Embedder(assemble_model_dir(tmp_path_factory.mktemp("model")))
+
+
+def make_guard(limit_mb: float | None) -> MemoryGuard:
+    """A memory guard with the default thresholds, no periodic cleanup to speak of, file pages kept."""
+    return MemoryGuard(
+        GuardPolicy(
+            limit_mb=limit_mb,
+            thresholds=Thresholds(soft_fraction=0.8, hard_fraction=0.95),
+            cleanup_every=10,
+            release_file_pages=False,
+        )
+    )
 
 
 def make_settings(data_dir: Path, **overrides: object) -> Settings:

@@ -6,12 +6,11 @@ import asyncio
 from dataclasses import replace
 
 import pytest
+from conftest import make_guard
 
 from factmem.admission import Admission
 from factmem.cpu_slots import CpuSlots
 from factmem.errors import OverloadedError
-from factmem.memory.guard import GuardPolicy, MemoryGuard
-from factmem.memory.limits import Thresholds
 from factmem.memory.readings import get_memory_usage
 
 
@@ -26,14 +25,7 @@ class RecordingObserver:
 def admission(
     limit_mb: float, *, slots: int = 2, retry_after_s: int = 5
 ) -> tuple[Admission, RecordingObserver]:
-    guard = MemoryGuard(
-        GuardPolicy(
-            limit_mb=limit_mb,
-            thresholds=Thresholds(soft_fraction=0.8, hard_fraction=0.95),
-            cleanup_every=10,
-            release_file_pages=False,
-        )
-    )
+    guard = make_guard(limit_mb)
     observer = RecordingObserver()
     gate = Admission(guard, CpuSlots(slots), retry_after_s=retry_after_s, observer=observer)
     return gate, observer

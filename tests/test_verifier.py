@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from conftest import make_guard
 
 from factmem.admission import Admission
 from factmem.cpu_slots import CpuSlots
 from factmem.errors import InputError
-from factmem.memory.guard import GuardPolicy, MemoryGuard
-from factmem.memory.limits import Thresholds
 from factmem.pipeline import TextVerification, VerificationPipeline
 from factmem.verifier import Verifier
 
@@ -19,16 +18,9 @@ NEW = [f"The Harbor of Quillon froze over in {year}." for year in (1901, 1902, 1
 
 
 def verifier_with_one_slot(pipeline: VerificationPipeline) -> Verifier:
-    guard = MemoryGuard(
-        GuardPolicy(
-            limit_mb=None,
-            thresholds=Thresholds(soft_fraction=0.8, hard_fraction=0.95),
-            cleanup_every=1000,
-            release_file_pages=False,
-        )
-    )
     return Verifier(
-        pipeline, Admission(guard, CpuSlots(1), retry_after_s=5, max_queued=16, max_queue_wait_s=30)
+        pipeline,
+        Admission(make_guard(None), CpuSlots(1), retry_after_s=5, max_queued=16, max_queue_wait_s=30),
     )
 
 

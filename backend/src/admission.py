@@ -76,6 +76,11 @@ class Admission:
             self.observer.request_shed(reason)
         return OverloadedError(message, self.retry_after_s)
 
+    def _require_room(self) -> None:
+        """Refuse (503) when memory has no room for one more verification; run in a worker thread."""
+        if not self.guard.has_room():
+            raise self.refuse("memory", "server is low on memory; retry shortly")
+
     async def run_new_verification(self, work: Callable[[], T]) -> T:
         """Admit a new verification and run its first CPU work, or raise ``OverloadedError``.
 
@@ -86,8 +91,7 @@ class Admission:
         """
 
         def admitted_work() -> T:
-            if not self.guard.has_room():
-                raise self.refuse("memory", "server is low on memory; retry shortly")
+            self._require_room()
             with self._lock:
                 self.admitted += 1
             return work()
@@ -108,8 +112,7 @@ class Admission:
         """
 
         def work_if_room() -> T:
-            if not self.guard.has_room():
-                raise self.refuse("memory", "server is low on memory; retry shortly")
+            self._require_room()
             return work()
 
         return await self.slots.run(work_if_room, on_full=None, fast=False)
