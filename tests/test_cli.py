@@ -15,6 +15,10 @@ from typing import Any
 
 import pytest
 
+from factmem import cli
+from factmem.embeddings import Embedder
+from factmem.settings import Settings, get_settings
+
 # Every test runs the command in a process of its own, which loads the model: seconds each.
 pytestmark = pytest.mark.e2e
 
@@ -266,3 +270,40 @@ def test_an_interrupted_ingest_resumes_after_its_last_checkpoint(data_dir: Path,
     assert not progress.file.exists(), "a finished ingest forgets its progress"
     again = report_of(factmem(data_dir, tmp_path, "ingest", str(path), "--no-index", collection="resume"))
     assert (again["inserted"], again["updated"]) == (4, 2)
+
+
+def test_bulk_commands_embed_with_ingest_concurrency(
+    embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In process: ingest and import load the model with ``INGEST_CONCURRENCY`` calls at once (the server
+    keeps ``EMBEDDING_CONCURRENCY``), and what they store is found again."""
+    loaded_with: dict[str, int] = {}
+
+    def shared_model(settings: Settings) -> Embedder:
+        loaded_with[command] = settings.embedding_concurrency
+        return embedder
+
+    monkeypatch.setattr(cli, "get_shared_embedding_model", shared_model)
+    monkeypatch.setattr(cli, "configure_logging", lambda *args: None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("INGEST_CONCURRENCY", "3")
+    rows = write_jsonl(tmp_path / "claims.jsonl", CLAIMS_JSONL)
+    exported = tmp_path / "memory.jsonl"
+    steps = [
+        ("first", "ingest", [str(rows), "--no-index"]),
+        ("first", "export", ["--output", str(exported)]),
+        ("second", "import", [str(exported)]),
+    ]
+    try:
+        for data_dir, command, args in steps:
+            monkeypatch.setenv("DATA_DIR", str(tmp_path / data_dir))
+            get_settings.cache_clear()
+            assert cli.main([command, *args]) == 0
+        assert loaded_with == {"ingest": 3, "import": 3}, "export embeds nothing"
+        pipeline = cli._open_pipeline(get_settings())
+        try:
+            assert pipeline.claim_store.count() == 3
+        finally:
+            cli._close(pipeline)
+    finally:
+        get_settings.cache_clear()

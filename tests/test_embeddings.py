@@ -5,7 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -213,3 +215,40 @@ def test_corrupt_model_file_raises_embedding_error(tmp_path: Path, runtime_int8:
     (model_dir / "model.onnx").write_bytes(b"this is not an onnx model")
     with pytest.raises(EmbeddingError, match=r"could not (load|convert)"):
         Embedder(model_dir, runtime_int8=runtime_int8)
+
+
+class _EncoderMeetingItsTwin:
+    """Wraps the real encoder; its first two calls wait for each other, so they must run at once."""
+
+    def __init__(self, encoder: Any, fail_on: str | None = None) -> None:
+        self._encoder = encoder
+        self._meeting = threading.Barrier(2, timeout=10)
+        self._calls = 0
+        self._lock = threading.Lock()
+        self._fail_on = fail_on
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            self._calls += 1
+            first_two = self._calls <= 2
+        if first_two:
+            self._meeting.wait()  # BrokenBarrierError after 10 s if the calls run one after the other
+        if self._fail_on in texts:
+            raise RuntimeError("the model ran out of memory")
+        return self._encoder.embed(texts)
+
+
+def test_many_texts_run_on_every_call_slot_with_the_same_vectors(model_dir: Path) -> None:
+    parallel = Embedder(model_dir, max_concurrent_calls=2)
+    texts = [*SENTENCES, "word " * 300, *(f"claim number {i} about the harbour" for i in range(20))]
+    alone = np.stack([parallel.embed_one(text) for text in texts])
+    parallel._encoder = _EncoderMeetingItsTwin(parallel._encoder)
+    np.testing.assert_array_equal(parallel.embed(texts), alone)
+
+
+def test_a_failing_call_among_many_raises_embedding_error(model_dir: Path) -> None:
+    parallel = Embedder(model_dir, max_concurrent_calls=2)
+    parallel._encoder = _EncoderMeetingItsTwin(parallel._encoder, fail_on="the seventh claim")
+    texts = [f"the {n} claim" for n in ("first", "second", "third", "fourth", "fifth", "sixth", "seventh")]
+    with pytest.raises(EmbeddingError, match="ran out of memory"):
+        parallel.embed(texts)

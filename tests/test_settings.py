@@ -94,3 +94,11 @@ def test_the_process_reads_its_settings_once(monkeypatch: pytest.MonkeyPatch) ->
         assert get_settings() is first and first.port == 9002
     finally:
         get_settings.cache_clear()
+
+
+def test_bulk_commands_use_every_usable_cpu_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("factmem.settings.usable_cpus", lambda: 3)
+    assert Settings(_env_file=None).bulk_embedding_calls == 3  # type: ignore[call-arg]
+    told = Settings(_env_file=None, ingest_concurrency=1)  # type: ignore[call-arg]
+    assert told.bulk_embedding_calls == 1
+    assert told.embedding_concurrency == 1, "the server's own setting is a different one"

@@ -51,8 +51,14 @@ def build_in_child(step: str, deadline: float, **arguments: object) -> dict[str,
 
 def run_build_step(spec_json: str) -> int:
     """The child's side of ``build_in_child``: one step, its result as the last line of stdout."""
+    from factmem.memory.allocator import limit_malloc_arenas, set_malloc_mmap_threshold
+    from factmem.settings import get_settings
+
     spec = json.loads(spec_json)
     deadline = time.monotonic() + float(spec["remaining_s"])
+    # as python -m factmem does, before any thread exists
+    limit_malloc_arenas(get_settings().malloc_arenas)
+    set_malloc_mmap_threshold(get_settings().malloc_mmap_threshold_kb)
     try:
         if spec["step"] == "build_memory":
             n, claims_file = int(spec["n"]), spec["claims_file"]
@@ -75,11 +81,13 @@ def run_build_step(spec_json: str) -> int:
 
 
 def _settings(data_dir: Path) -> Any:
+    """The settings of ``python -m factmem ingest``: the memory is built the way an operator builds it."""
     from factmem.settings import Settings
 
-    return Settings(
+    settings = Settings(
         _env_file=None, data_dir=data_dir, qdrant_url=None, seed_on_empty=False, memory_limit_mb=None
     )
+    return settings.model_copy(update={"embedding_concurrency": settings.bulk_embedding_calls})
 
 
 @contextlib.contextmanager

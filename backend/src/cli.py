@@ -26,7 +26,7 @@ from typing import Any
 from tqdm import tqdm
 
 from factmem.backup import export_memory, import_memory
-from factmem.embeddings import MINILM_INT8, Embedder
+from factmem.embeddings import MINILM_INT8, Embedder, get_shared_embedding_model
 from factmem.errors import FactmemError
 from factmem.ingest import (
     CuratedClaim,
@@ -38,6 +38,7 @@ from factmem.ingest import (
     read_records,
 )
 from factmem.logging_setup import configure_logging
+from factmem.memory.allocator import limit_malloc_arenas, set_malloc_mmap_threshold
 from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings, get_settings
 from factmem.store import open_store
@@ -57,7 +58,12 @@ def _count_rows(path: Path) -> int | None:
 def _open_pipeline(settings: Settings) -> VerificationPipeline:
     claims = open_store(settings, settings.claims_collection, MINILM_INT8.dim)
     evidence = open_store(settings, settings.evidence_collection, MINILM_INT8.dim)
-    return VerificationPipeline(settings, claims, evidence)
+    return VerificationPipeline(settings, claims, evidence, lambda: get_shared_embedding_model(settings))
+
+
+#: The commands that embed in bulk: they run ``INGEST_CONCURRENCY`` model calls at once, not the server's
+#: ``EMBEDDING_CONCURRENCY`` (the model's time per text sets an ingest's rate).
+BULK_EMBEDDING_COMMANDS = frozenset({"ingest", "ingest-evidence", "import"})
 
 
 def _close(pipeline: VerificationPipeline) -> None:
@@ -257,6 +263,12 @@ def _prepare_model(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
+    # As in the server, before any thread exists: an ingest's model calls run on threads of their own
+    # (allocator settings measured in the README's memory profile).
+    limit_malloc_arenas(settings.malloc_arenas)
+    set_malloc_mmap_threshold(settings.malloc_mmap_threshold_kb)
+    if args.command in BULK_EMBEDDING_COMMANDS:
+        settings = settings.model_copy(update={"embedding_concurrency": settings.bulk_embedding_calls})
     configure_logging("warning" if args.command != "build-index" else "info")
     try:
         if args.command in {"ingest", "ingest-evidence"}:

@@ -27,6 +27,7 @@ import shutil
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,7 +120,8 @@ class Embedder:
             in ``model_dir/runtime-int8/``; same vectors); ``False`` runs the shipped file as it is.
         int8_matmul: with ``runtime_int8``, also keep the MatMul weights int8 (dynamic quantization of the
             activations): less memory and faster, slightly different vectors (another ``model_id``).
-        max_concurrent_calls: model calls allowed to run at once across threads (the others wait).
+        max_concurrent_calls: model calls allowed to run at once across threads (the others wait); one
+            :meth:`embed` of many texts runs that many of its batches at once.
 
     Raises:
         EmbeddingError: the model files are missing or corrupt, or the conversion or load failed.
@@ -142,6 +144,7 @@ class Embedder:
         # Each running call holds its activations (tens of MB for a long text). One call at a time keeps a
         # core free for the event loop on a 2-core machine (/health stays fast, for some throughput: the
         # README has the trade); a bigger machine can raise EMBEDDING_CONCURRENCY.
+        self.max_concurrent_calls = max_concurrent_calls
         self._call_slots = threading.BoundedSemaphore(max_concurrent_calls)
         # int8 MatMuls quantize activations per call: batching would make vectors depend on neighbours
         self.batch_size = 1 if runtime_int8 and int8_matmul else batch_size
@@ -191,15 +194,31 @@ class Embedder:
         return self.description.dim
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed texts in bounded batches; returns an ``(n, dim)`` float32 array of unit vectors."""
+        """Embed texts in bounded batches; returns an ``(n, dim)`` float32 array of unit vectors.
+
+        Many batches run on up to ``max_concurrent_calls`` threads at once: onnxruntime lets go of the GIL
+        while it runs, so a bulk load (``python -m factmem ingest``) uses every core it is given, where one
+        call at a time with more intra-op threads gains little on texts this short. Each batch is one
+        model call either way, so a text's vector does not depend on how many run beside it.
+        """
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for batch in self._batches(texts):
-            try:
-                with self._call_slots:
-                    out[batch] = self._encoder.embed([texts[i] for i in batch])
-            except Exception as exc:
-                raise EmbeddingError(f"embedding failed: {exc}") from exc
+        batches = self._batches(texts)
+        workers = min(self.max_concurrent_calls, len(batches))
+        if workers <= 1:
+            for batch in batches:
+                self._embed_batch(texts, batch, out)
+            return out
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="embed") as pool:
+            for finished in [pool.submit(self._embed_batch, texts, batch, out) for batch in batches]:
+                finished.result()
         return out
+
+    def _embed_batch(self, texts: Sequence[str], batch: list[int], out: np.ndarray) -> None:
+        try:
+            with self._call_slots:
+                out[batch] = self._encoder.embed([texts[i] for i in batch])
+        except Exception as exc:
+            raise EmbeddingError(f"embedding failed: {exc}") from exc
 
     def _batches(self, texts: Sequence[str]) -> list[list[int]]:
         """Indices grouped by estimated length so each call stays within both batch limits.

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
     embedding_cpu_arena: bool = False
     embedding_batch_size: int = Field(16, ge=1, le=256)
     embedding_concurrency: int = Field(1, ge=1, le=16)
+    ingest_concurrency: int | None = Field(None, ge=1, le=16)
     embedding_runtime_int8: bool = True
     embedding_int8_matmul: bool = True
 
@@ -216,6 +217,13 @@ class Settings(BaseSettings):
     def cpu_slots(self) -> int:
         """``MAX_CONCURRENT_REQUESTS``, else one slot per CPU this process may use (:mod:`factmem.cpus`)."""
         return self.max_concurrent_requests or usable_cpus()
+
+    @property
+    def bulk_embedding_calls(self) -> int:
+        """Model calls at once for the operator commands that embed in bulk (ingest, import, reindex):
+        ``INGEST_CONCURRENCY``, else one per CPU this process may use. The server keeps
+        ``EMBEDDING_CONCURRENCY``: there a core stays free for the event loop."""
+        return self.ingest_concurrency or usable_cpus()
 
     @property
     def in_flight_limit(self) -> int:
