@@ -103,6 +103,11 @@ def _memory_families(usage: MemoryUsage) -> Iterator[Metric]:
             "The container's memory use (cgroup memory.current / memory.usage_in_bytes).",
             usage.container_usage_mb,
         ),
+        (
+            "factmem_container_memory_working_set_bytes",
+            "The container's usage less inactive page cache (memory.stat inactive_file), under a limit.",
+            usage.container_working_set_mb,
+        ),
     )
     for name, documentation, mb in gauges:
         if mb is not None:

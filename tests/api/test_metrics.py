@@ -251,6 +251,7 @@ def test_memory_collector_reads_proc_and_cgroup_fixtures() -> None:
     assert only(samples, "factmem_memory_peak_rss_bytes").value == 301224 * 1024
     assert only(samples, "factmem_memory_limit_bytes", source="cgroup_v2").value == 512 * MB
     assert only(samples, "factmem_container_memory_usage_bytes").value == 304 * MB
+    assert only(samples, "factmem_container_memory_working_set_bytes").value == (304 - 100) * MB
     assert only(samples, "factmem_container_oom_kills_total").value == 1
 
 
@@ -263,6 +264,7 @@ def test_missing_memory_sources_omit_samples_and_never_fail(tmp_path: Path) -> N
         "factmem_memory_peak_rss_bytes",
         "factmem_memory_limit_bytes",
         "factmem_container_memory_usage_bytes",
+        "factmem_container_memory_working_set_bytes",
         "factmem_container_oom_kills_total",
     }
     assert not [s for s in samples if s.name in read_from_proc_or_cgroup]

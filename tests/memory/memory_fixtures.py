@@ -44,6 +44,7 @@ def synthetic_usage(rss_mb: float, rss_anon_mb: float | None, limit_mb: float | 
         percent=None if limit_mb is None else rss_mb / limit_mb * 100,
         available_mb=None,
         container_usage_mb=None,
+        container_working_set_mb=None,
         container_limit_mb=None,
         oom_events=None,
         oom_kill_events=None,

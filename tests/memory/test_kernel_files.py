@@ -34,3 +34,26 @@ def test_pread_keeping_the_gil_reads_at_an_offset_and_reports_errors(tmp_path: P
     with pytest.raises(OSError) as closed:
         kernel_files._pread(fd, 4, 0)
     assert closed.value.errno == errno.EBADF
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ("inactive_file 4096\nactive_file 8192\n", "inactive_file", 4096),  # the first line
+        ("active_file 8192\ninactive_file 4096", "inactive_file", 4096),  # the last line, no newline
+        ("inactive_file 1\ntotal_inactive_file 5\n", "total_inactive_file", 5),
+        ("total_inactive_file 5\n", "inactive_file", None),  # a key that only ends another one
+        ("active_file 8192\n", "inactive_file", None),
+        ("inactive_file many\n", "inactive_file", None),
+    ],
+)
+def test_one_keyed_value_is_found_by_its_whole_key(
+    tmp_path: Path, text: str, key: str, expected: int | None
+) -> None:
+    path = tmp_path / "memory.stat"
+    path.write_text(text)
+    assert kernel_files.read_keyed_int(str(path), key) == expected
+
+
+def test_a_missing_keyed_file_reads_as_none(tmp_path: Path) -> None:
+    assert kernel_files.read_keyed_int(str(tmp_path / "memory.stat"), "inactive_file") is None

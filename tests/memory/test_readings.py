@@ -44,10 +44,11 @@ def test_cgroup_v2_with_limit() -> None:
     assert usage.limit_mb == pytest.approx(512.0)
     assert usage.container_limit_mb == pytest.approx(512.0)
     assert usage.container_usage_mb == pytest.approx(304.0)
+    assert usage.container_working_set_mb == pytest.approx(304.0 - 100.0)  # memory.stat inactive_file
     assert usage.oom_events == 3
     assert usage.oom_kill_events == 1
     assert usage.percent == pytest.approx(RSS_MB / 512.0 * 100)
-    assert usage.available_mb == pytest.approx(512.0 - 304.0)
+    assert usage.available_mb == pytest.approx(512.0 - 204.0)
 
 
 def test_cgroup_v2_max_means_no_limit() -> None:
@@ -56,6 +57,7 @@ def test_cgroup_v2_max_means_no_limit() -> None:
     assert usage.limit_source == "none"
     assert usage.container_limit_mb is None
     assert usage.container_usage_mb == pytest.approx(304.0)
+    assert usage.container_working_set_mb is None  # nothing is worked out from it without a limit
     assert usage.percent is None
     assert usage.available_mb == pytest.approx(MEM_AVAILABLE_MB)
     assert (usage.oom_events, usage.oom_kill_events) == (0, 0)
@@ -81,6 +83,30 @@ def test_cgroup_v2_prefers_the_process_own_cgroup(tmp_path: Path) -> None:
     assert usage.oom_kill_events == 1
 
 
+def test_a_cold_page_cache_is_not_counted_as_memory_in_use(tmp_path: Path) -> None:
+    # A container whose image files were read for the first time: usage at the limit, most of it
+    # inactive page cache the kernel drops before anything else. The room left is the working set's.
+    root = tmp_path / "cgroup"
+    shutil.copytree(CGROUP / "v2_limit", root)
+    (root / "memory.max").write_text("268435456\n")
+    (root / "memory.current").write_text("265785344\n")  # 253.5 MB
+    stat = (root / "memory.stat").read_text().replace("inactive_file 104857600", "inactive_file 107323392")
+    (root / "memory.stat").write_text(stat)
+    usage = get_memory_usage(proc=str(PROC), cgroup_root=str(root))
+    assert usage.container_usage_mb == pytest.approx(253.47, abs=0.01)
+    assert usage.container_working_set_mb == pytest.approx(253.47 - 102.35, abs=0.01)
+    assert usage.available_mb == pytest.approx(256.0 - 151.12, abs=0.01)
+
+
+def test_without_memory_stat_the_working_set_is_the_usage(tmp_path: Path) -> None:
+    root = tmp_path / "cgroup"
+    shutil.copytree(CGROUP / "v2_limit", root)
+    (root / "memory.stat").unlink()
+    usage = get_memory_usage(proc=str(PROC), cgroup_root=str(root))
+    assert usage.container_working_set_mb == usage.container_usage_mb == pytest.approx(304.0)
+    assert usage.available_mb == pytest.approx(512.0 - 304.0)
+
+
 def test_values_are_reread_on_every_call(tmp_path: Path) -> None:
     root = tmp_path / "cgroup"
     shutil.copytree(CGROUP / "v2_limit", root)
@@ -104,7 +130,8 @@ def test_cgroup_v1_with_limit(tmp_path: Path, variant: str) -> None:
     assert usage.limit_mb == pytest.approx(512.0)
     assert usage.container_limit_mb == pytest.approx(512.0)
     assert usage.container_usage_mb == pytest.approx(308.0)
-    assert usage.available_mb == pytest.approx(512.0 - 308.0)
+    assert usage.container_working_set_mb == pytest.approx(308.0 - 60.0)  # total_inactive_file
+    assert usage.available_mb == pytest.approx(512.0 - 248.0)
     assert usage.oom_events is None  # v1 has no memory.events
     assert usage.oom_kill_events == 2  # from memory.oom_control
 
@@ -142,9 +169,9 @@ def test_setting_overrides_cgroup(tree: str) -> None:
     assert usage.limit_source == "setting"
     assert usage.limit_mb == pytest.approx(400.0)
     assert usage.percent == pytest.approx(RSS_MB / 400.0 * 100)
-    # With a container limit its usage counts; without one the cgroup may hold other processes, so only
-    # this process's RSS is charged against the setting.
-    expected_available = 400.0 - 304.0 if tree == "v2_limit" else 400.0 - RSS_MB
+    # With a container limit its working set counts; without one the cgroup may hold other processes, so
+    # only this process's RSS is charged against the setting.
+    expected_available = 400.0 - (304.0 - 100.0) if tree == "v2_limit" else 400.0 - RSS_MB
     assert usage.available_mb == pytest.approx(expected_available)
     expected_container_limit = 512.0 if tree == "v2_limit" else None
     assert usage.container_limit_mb == expected_container_limit

@@ -243,8 +243,15 @@ class HealthOut(BaseModel):
     peak_rss_mb: float | None = Field(description="Peak RSS of the process (VmHWM).")
     vms_mb: float | None
     limit_source: Literal["setting", "cgroup_v2", "cgroup_v1", "none"]
-    available_mb: float | None = Field(description="Room left under the limit.")
-    container_usage_mb: float | None
+    available_mb: float | None = Field(
+        description="Room left under the limit (in a limited container: the limit less its working set)."
+    )
+    container_usage_mb: float | None = Field(
+        description="The container's usage as the kernel counts it, page cache included."
+    )
+    container_working_set_mb: float | None = Field(
+        description="Usage less inactive page cache (what docker stats shows); only under a container limit."
+    )
     container_limit_mb: float | None
     oom_events: int | None
     oom_kill_events: int | None

@@ -4,8 +4,12 @@ A container's limit is what the kernel enforces, whatever the process believes; 
 limit is charged against (this process, its children, and the page cache they cause). cgroup v2 keeps them
 in ``memory.max`` / ``memory.current`` / ``memory.events``, v1 in ``memory.limit_in_bytes`` /
 ``memory.usage_in_bytes`` / ``memory.oom_control``, and v1's "unlimited" is a huge page-rounded number near
-``2**63``. Where the files are is resolved once per data source (a process does not change cgroup); the
-values are re-read at every reading, since usage moves and a container can be resized in place.
+``2**63``. Usage includes page cache the kernel drops before anything else (files read once and no longer
+used, such as a container image's libraries on their first start), so a cold cache can hold usage at the
+limit with nothing at risk: the working set (usage less inactive file pages, from ``memory.stat``) is what
+``docker stats`` and the kubelet report, and what the room left under the limit is worked out from.
+Where the files are is resolved once per data source (a process does not change cgroup); the values are
+re-read at every reading, since usage moves and a container can be resized in place.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import functools
 import os
 from dataclasses import dataclass
 
-from factmem.memory.kernel_files import read_bytes_as_mb, read_keyed_ints, read_text
+from factmem.memory.kernel_files import read_bytes_as_mb, read_keyed_int, read_keyed_ints, read_text
 
 _MB = 1024 * 1024
 
@@ -32,6 +36,15 @@ class ContainerMemory:
     usage_mb: float | None
     oom_events: int | None  # cgroup v2 memory.events "oom"
     oom_kill_events: int | None  # v2 memory.events "oom_kill"; v1 memory.oom_control "oom_kill"
+    #: memory.stat "inactive_file" (v2) / "total_inactive_file" (v1); read only under a limit
+    inactive_file_mb: float | None = None
+
+    @property
+    def working_set_mb(self) -> float | None:
+        """Usage less the page cache the kernel reclaims first; the usage itself when that is unknown."""
+        if self.usage_mb is None or self.inactive_file_mb is None:
+            return self.usage_mb
+        return max(0.0, self.usage_mb - self.inactive_file_mb)
 
 
 @dataclass(frozen=True)
@@ -50,12 +63,14 @@ def read_container_memory(proc: str, cgroup_root: str) -> ContainerMemory:
     directory = files.directory
     if files.version == "cgroup_v2":
         events = read_keyed_ints(os.path.join(directory, "memory.events"))
+        limit = read_bytes_as_mb(os.path.join(directory, "memory.max"))
         return ContainerMemory(
             "cgroup_v2",
-            limit_mb=read_bytes_as_mb(os.path.join(directory, "memory.max")),
+            limit_mb=limit,
             usage_mb=read_bytes_as_mb(os.path.join(directory, "memory.current")),
             oom_events=events.get("oom"),
             oom_kill_events=events.get("oom_kill"),
+            inactive_file_mb=_inactive_file_mb(directory, "inactive_file") if limit is not None else None,
         )
     limit = read_bytes_as_mb(os.path.join(directory, "memory.limit_in_bytes"))
     if limit is not None and limit * _MB >= _V1_UNLIMITED_THRESHOLD:
@@ -67,7 +82,16 @@ def read_container_memory(proc: str, cgroup_root: str) -> ContainerMemory:
         usage_mb=read_bytes_as_mb(os.path.join(directory, "memory.usage_in_bytes")),
         oom_events=None,  # v1 has no memory.events
         oom_kill_events=oom_control.get("oom_kill"),
+        # v1's usage counts the cgroups below this one too: so do the "total_" counters
+        inactive_file_mb=_inactive_file_mb(directory, "total_inactive_file") if limit is not None else None,
     )
+
+
+def _inactive_file_mb(directory: str, key: str) -> float | None:
+    """Inactive file pages of the cgroup (only read under a limit: without one nothing is worked out from
+    them, and every reading runs before a request)."""
+    value = read_keyed_int(os.path.join(directory, "memory.stat"), key)
+    return None if value is None else value / _MB
 
 
 def _parse_proc_cgroup(text: str) -> tuple[str | None, str | None]:

@@ -116,6 +116,27 @@ def read_keyed_ints(path: str) -> dict[str, int]:
     return values
 
 
+def read_keyed_int(path: str, key: str) -> int | None:
+    """One value of a flat-keyed cgroup file, found without splitting the rest (memory.stat has 30–60
+    lines and only one of them is wanted); None when the file or the key is missing or malformed."""
+    text = read_text(path)
+    if text is None:
+        return None
+    needle = key + " "
+    if text.startswith(needle):
+        start = len(needle)
+    else:
+        at = text.find("\n" + needle)
+        if at < 0:
+            return None
+        start = at + 1 + len(needle)
+    end = text.find("\n", start)
+    try:
+        return int(text[start : end if end >= 0 else None])
+    except ValueError:
+        return None
+
+
 def kb_to_mb(value: int | None) -> float | None:
     return None if value is None else value / _KB_PER_MB
 

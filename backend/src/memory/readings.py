@@ -41,10 +41,12 @@ class MemoryUsage:
     limit_mb: float | None  # effective limit (setting, else cgroup v2, else cgroup v1)
     limit_source: str  # "setting" | "cgroup_v2" | "cgroup_v1" | "none"
     percent: float | None  # rss_mb / limit_mb * 100
-    #: limit - container usage in a limited container; limit - RSS when only the setting limits; else
-    #: MemAvailable.
+    #: limit - container working set in a limited container; limit - RSS when only the setting limits;
+    #: else MemAvailable.
     available_mb: float | None
     container_usage_mb: float | None  # cgroup v2 memory.current / v1 memory.usage_in_bytes
+    #: container usage less inactive page cache (Docker's and the kubelet's figure); None without a limit
+    container_working_set_mb: float | None
     container_limit_mb: float | None  # the cgroup's own limit; None for "max"/unlimited
     oom_events: int | None  # cgroup v2 memory.events "oom"
     oom_kill_events: int | None  # cgroup v2 memory.events "oom_kill" (v1: memory.oom_control "oom_kill")
@@ -64,6 +66,7 @@ class MemoryUsage:
             "percent": _round(self.percent),
             "available_mb": _round(self.available_mb),
             "container_usage_mb": _round(self.container_usage_mb),
+            "container_working_set_mb": _round(self.container_working_set_mb),
             "container_limit_mb": _round(self.container_limit_mb),
             "oom_events": self.oom_events,
             "oom_kill_events": self.oom_kill_events,
@@ -102,8 +105,9 @@ def get_memory_usage(
         limit_mb=limit.mb,
         limit_source=limit.source,
         percent=rss_mb / limit.mb * 100.0 if limit.mb and rss_kb is not None else None,
-        available_mb=_available_mb(limit.mb, container.limit_mb, container.usage_mb, rss_mb, proc),
+        available_mb=_available_mb(limit.mb, container.limit_mb, container.working_set_mb, rss_mb, proc),
         container_usage_mb=container.usage_mb,
+        container_working_set_mb=container.working_set_mb if container.limit_mb is not None else None,
         container_limit_mb=container.limit_mb,
         oom_events=container.oom_events,
         oom_kill_events=container.oom_kill_events,
@@ -115,14 +119,15 @@ def get_memory_usage(
 def _available_mb(
     limit_mb: float | None,
     container_limit_mb: float | None,
-    container_usage_mb: float | None,
+    container_working_set_mb: float | None,
     rss_mb: float,
     proc: str,
 ) -> float | None:
     """Room left under the limit, charged the way the limit is enforced."""
-    if limit_mb is not None and container_usage_mb is not None and container_limit_mb is not None:
-        # In a limited container its usage is what the limit applies to.
-        return max(0.0, limit_mb - container_usage_mb)
+    if limit_mb is not None and container_working_set_mb is not None and container_limit_mb is not None:
+        # In a limited container its usage is what the limit applies to, less the page cache the kernel
+        # drops before it would reclaim anything else.
+        return max(0.0, limit_mb - container_working_set_mb)
     if limit_mb is not None:
         # No container limit: the cgroup may hold other processes (a shared host), so count this one only.
         return max(0.0, limit_mb - rss_mb)
