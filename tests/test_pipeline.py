@@ -81,7 +81,7 @@ def test_each_verification_embeds_the_claim_exactly_once(
     embedded: set[str] = set()
     for text in CLAIMS:
         held = {point.id for point in pipeline.claim_store.iter_points()}
-        needs_model = pipeline.needs_model([pipeline.normalizer.normalize(text)])
+        needs_model = pipeline.look_up([pipeline.normalizer.normalize(text)]).needs_model
         counting.calls.clear()
         verification = pipeline.verify(text)
         normalized = verification.claim.normalized_text
@@ -208,3 +208,26 @@ def test_a_memory_embedded_by_another_model_is_refused(
     monkeypatch.setattr(pipeline.embedder, "model_id", "factmem/other-model:fp32-matmul:000000000000")
     with pytest.raises(EmbeddingError, match="re-ingest"):
         pipeline.check_stored_vectors()
+
+
+def test_recall_starts_from_the_record_the_look_up_read(
+    pipeline: VerificationPipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest_claims(pipeline, [curated("The Tellwick Mill ground flour for 300 years.")])
+    claim = pipeline.normalizer.normalize("The Tellwick Mill ground flour for 300 years.")
+    looked_up = pipeline.look_up([claim])
+    assert not looked_up.needs_model
+    assert looked_up.records[claim.comparison_key].vector is not None
+    read = pipeline.claim_store.retrieve
+    own_id = claim_point_id(claim.comparison_key)
+    reads: list[list[str]] = []
+
+    def counted(ids: list[str], *, with_vectors: bool = False) -> list:
+        reads.append(list(ids))
+        return read(ids, with_vectors=with_vectors)
+
+    monkeypatch.setattr(pipeline.claim_store, "retrieve", counted)
+    assert pipeline.recall(claim, looked_up=looked_up).cache_hit
+    assert [own_id] not in reads
+    assert pipeline.recall(claim).cache_hit  # without a look-up it reads the record itself
+    assert [own_id] in reads

@@ -30,7 +30,7 @@ from factmem.agents.evidence import EvidenceCollector, LocalEvidenceProvider
 from factmem.agents.memory_update import MemoryUpdater
 from factmem.agents.normalizer import Normalizer
 from factmem.agents.reasoner import LocalReasoner, ReasoningPolicy
-from factmem.agents.retriever import RetrievalPolicy, Retriever
+from factmem.agents.retriever import OwnRecord, RetrievalPolicy, Retriever
 from factmem.embeddings import Embedder, get_shared_embedding_model
 from factmem.errors import EmbeddingError, InputError, ReasonerError
 from factmem.outbound.usage import CallLog, ProviderCall
@@ -93,6 +93,16 @@ class ClaimSplit:
     skipped: int = 0
     #: Who split the text: ``rules`` or ``llm:<model>``.
     split_by: str = "rules"
+
+
+@dataclass(frozen=True)
+class MemoryLookUp:
+    """What the memory holds of each claim of a split, read by id before the claims are recalled."""
+
+    #: Each claim's own record, by comparison key.
+    records: dict[str, OwnRecord]
+    #: Recalling at least one of them runs the model (neither a stored nor a cached vector).
+    needs_model: bool
 
 
 @dataclass(frozen=True)
@@ -329,19 +339,29 @@ class VerificationPipeline:
 
     # --- the stages of one verification (each runs in a worker thread; none waits on the network) ---
 
-    def needs_model(self, claims: Sequence[NormalizedClaim]) -> bool:
-        """Whether recalling any of ``claims`` will run the model (the server queues those behind short
-        work: ``factmem.verifier``)."""
-        return any(self.retriever.needs_model(claim) for claim in claims)
+    def look_up(self, claims: Sequence[NormalizedClaim]) -> MemoryLookUp:
+        """Each claim's own record, read once: whether recalling them runs the model (the server queues
+        those behind short work: ``factmem.verifier``), and what :meth:`recall` starts from."""
+        records = {claim.comparison_key: self.retriever.own_record(claim) for claim in claims}
+        return MemoryLookUp(
+            records=records,
+            needs_model=any(self.retriever.needs_model(c, records[c.comparison_key]) for c in claims),
+        )
 
     def recall(
-        self, claim: NormalizedClaim, *, now: datetime | None = None, timings: AgentTimings | None = None
+        self,
+        claim: NormalizedClaim,
+        *,
+        now: datetime | None = None,
+        timings: AgentTimings | None = None,
+        looked_up: MemoryLookUp | None = None,
     ) -> ClaimCheck:
         """What the memory knows about the claim, and, unless it is a cache hit, local evidence passages."""
         now = now or utc_now()
         timings = timings or AgentTimings()
+        own = looked_up.records.get(claim.comparison_key) if looked_up is not None else None
         with _timed(timings, "retriever"):
-            retrieval = self.retriever.retrieve(claim, now=now)
+            retrieval = self.retriever.retrieve(claim, now=now, own=own)
         check = ClaimCheck(claim=claim, retrieval=retrieval, now=now, timings=timings)
         check.trace += [trace.read_claim(claim.normalized_text), trace.searched_memory(retrieval)]
         if not check.cache_hit:

@@ -32,7 +32,14 @@ from factmem.agents.claim_splitter import worth_extracting
 from factmem.errors import ProviderError
 from factmem.outbound.deadline import Deadline
 from factmem.outbound.usage import CallLog
-from factmem.pipeline import ClaimCheck, ClaimSplit, TextVerification, VerificationPipeline, split_trace
+from factmem.pipeline import (
+    ClaimCheck,
+    ClaimSplit,
+    MemoryLookUp,
+    TextVerification,
+    VerificationPipeline,
+    split_trace,
+)
 from factmem.settings import Settings
 from factmem.spend_cap import DailySpendCap
 
@@ -66,6 +73,7 @@ class _NeedsModel:
 
     split: ClaimSplit
     timings: AgentTimings
+    looked_up: MemoryLookUp
 
 
 class Verifier:
@@ -97,8 +105,10 @@ class Verifier:
         remote = pipeline.llm_reasoner is not None or pipeline.web_evidence is not None
         usage = pipeline.outbound.usage if pipeline.outbound is not None else None
 
-        def recall(split: ClaimSplit, timings: AgentTimings) -> _Rendered[T] | _Pending:
-            checks = self._recall_all(split, timings)
+        def recall(
+            split: ClaimSplit, timings: AgentTimings, looked_up: MemoryLookUp
+        ) -> _Rendered[T] | _Pending:
+            checks = self._recall_all(split, timings, looked_up)
             extract = self._may_extract(raw_text, checks)
             if not remote or (all(c.cache_hit for c in checks) and not extract):
                 return _Rendered(render(self._finish(split, checks, CallLog(None), split_trace(split))))
@@ -115,15 +125,16 @@ class Verifier:
         def look_up() -> _Rendered[T] | _Pending | _NeedsModel:
             timings = AgentTimings()
             split = pipeline.split(raw_text, timings)
-            if pipeline.needs_model(split.claims):
-                return _NeedsModel(split, timings)
-            return recall(split, timings)
+            looked_up = pipeline.look_up(split.claims)
+            if looked_up.needs_model:
+                return _NeedsModel(split, timings, looked_up)
+            return recall(split, timings, looked_up)
 
         recalled = await self.admission.run_new_verification(look_up)
         if isinstance(recalled, _NeedsModel):
             needing = recalled
             recalled = await self.admission.run_verification_needing_the_model(
-                lambda: recall(needing.split, needing.timings)
+                lambda: recall(needing.split, needing.timings, needing.looked_up)
             )
         if isinstance(recalled, _Rendered):
             return recalled.body
@@ -149,10 +160,12 @@ class Verifier:
 
         return await self.admission.run_returning_verification(remember)
 
-    def _recall_all(self, split: ClaimSplit, timings: AgentTimings) -> list[ClaimCheck]:
+    def _recall_all(
+        self, split: ClaimSplit, timings: AgentTimings, looked_up: MemoryLookUp
+    ) -> list[ClaimCheck]:
         # The first claim's timings also hold the normalizer's and the splitter's time.
         return [
-            self.pipeline.recall(claim, timings=timings if number == 0 else None)
+            self.pipeline.recall(claim, timings=timings if number == 0 else None, looked_up=looked_up)
             for number, claim in enumerate(split.claims)
         ]
 

@@ -138,6 +138,22 @@ def _key(text: str) -> bytes:
     return hashlib.blake2b(text.lower().encode(), digest_size=16).digest()
 
 
+@dataclass(frozen=True)
+class OwnRecord:
+    """What a read by id found for a claim: its own record in the memory, with its stored vector, or none.
+
+    The server reads it before it queues a verification (to know whether the model must run) and hands it
+    to :meth:`Retriever.retrieve`, so the memory is asked once, not twice (a round trip with a Qdrant
+    server). If the record changes in between, the result stays right: a vector belongs to its text.
+    """
+
+    point: StoredPoint | None
+
+    @property
+    def vector(self) -> np.ndarray | None:
+        return self.point.vector if self.point is not None else None
+
+
 class Retriever:
     name = "retriever"
 
@@ -153,29 +169,35 @@ class Retriever:
                 store.name,
             )
 
-    def needs_model(self, claim: NormalizedClaim) -> bool:
-        """Whether retrieving ``claim`` will run the model: neither the memory holds its record (whose
-        stored vector is used) nor the vector cache its vector. A read by id and a dictionary look-up."""
-        if self._vectors.holds(claim.normalized_text):
-            return False
-        return not self._store.retrieve([claim_point_id(claim.comparison_key)])
+    def own_record(self, claim: NormalizedClaim) -> OwnRecord:
+        """The memory's record of this very claim (its id derives from the normalized text): a read by id."""
+        stored = self._store.retrieve([claim_point_id(claim.comparison_key)], with_vectors=True)
+        return OwnRecord(stored[0] if stored else None)
 
-    def retrieve(self, claim: NormalizedClaim, *, now: datetime | None = None) -> Retrieval:
+    def needs_model(self, claim: NormalizedClaim, own: OwnRecord) -> bool:
+        """Whether retrieving ``claim`` will run the model: neither its own record (whose stored vector is
+        used) nor the vector cache holds its vector."""
+        return own.vector is None and not self._vectors.holds(claim.normalized_text)
+
+    def retrieve(
+        self, claim: NormalizedClaim, *, now: datetime | None = None, own: OwnRecord | None = None
+    ) -> Retrieval:
         """Embed the claim once, search the memory, score matches and pick a cache hit if there is one.
 
         A claim the memory holds already (the same after normalization: its record's id derives from that)
         is not embedded at all: its record's stored vector is the vector of the same text, and a read by id
-        costs a few hundredths of a millisecond where the model costs one or two.
+        costs a few hundredths of a millisecond where the model costs one or two. ``own``: that record,
+        when the caller read it already (:meth:`own_record`).
         """
         now = now or utc_now()
-        stored = self._store.retrieve([claim_point_id(claim.comparison_key)], with_vectors=True)
-        if stored and stored[0].vector is not None:
-            vector = stored[0].vector
+        own = own or self.own_record(claim)
+        if own.vector is not None:
+            vector = own.vector
             vector.setflags(write=False)  # like a cached vector: read by every agent, written by none
         else:
             vector = self._vectors.get_or_compute(claim.normalized_text, self._embedder.embed_one)
         searched_at = time.monotonic()
-        points = self._candidates(claim, vector, known=bool(stored))
+        points = self._candidates(claim, vector, known=own.point is not None)
         signature = claim_signature(claim.normalized_text)
         closest = sorted(points, key=lambda p: p.score or 0.0, reverse=True)[:CLOSEST_COMPARED]
         compared = {p.id for p in closest}
