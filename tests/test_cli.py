@@ -260,8 +260,7 @@ def test_an_interrupted_ingest_resumes_after_its_last_checkpoint(data_dir: Path,
     ]
     path = write_jsonl(tmp_path / "keepers.jsonl", rows)
     progress = _Progress(Settings(_env_file=None, data_dir=data_dir), path)  # type: ignore[call-arg]
-    progress.read = 4  # as a run killed after its checkpoint at record 4 would have left it
-    progress.save()
+    progress.save(4)  # as a run killed after its checkpoint at record 4 would have left it
 
     run = factmem(data_dir, tmp_path, "ingest", str(path), "--no-index", collection="resume")
 
@@ -305,5 +304,51 @@ def test_bulk_commands_embed_with_ingest_concurrency(
             assert pipeline.claim_store.count() == 3
         finally:
             cli._close(pipeline)
+    finally:
+        get_settings.cache_clear()
+
+
+def test_a_checkpoint_never_counts_a_batch_read_ahead_but_not_stored(
+    embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In process, with the next batch embedded while one is stored: the store fails on the second batch,
+    and the progress file must name only the records of the first, which is on disk."""
+    from factmem.store.edge import EdgeClaimStore
+
+    monkeypatch.setattr(embedder, "max_concurrent_calls", 2)  # embeds one batch ahead, as the CLI does
+    monkeypatch.setattr(cli, "get_shared_embedding_model", lambda settings: embedder)
+    monkeypatch.setattr(cli, "configure_logging", lambda *args: None)
+    monkeypatch.setattr(cli, "CHECKPOINT_RECORDS", 4)
+    upsert = EdgeClaimStore.upsert
+    upserts = 0
+
+    def failing_second(store: EdgeClaimStore, points: Any) -> None:
+        nonlocal upserts
+        upserts += 1
+        if upserts == 2:
+            raise RuntimeError("the disk went away")
+        upsert(store, points)
+
+    monkeypatch.setattr(EdgeClaimStore, "upsert", failing_second)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("EMBEDDING_BATCH_SIZE", "1")  # batches of 4 records
+    rows = [
+        {"claim": f"The Ostrey ferry made {n + 2} crossings on its first day.", "verdict": "True"}
+        for n in range(10)
+    ]
+    path = write_jsonl(tmp_path / "ferries.jsonl", rows)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(RuntimeError, match="the disk went away"):
+            cli.main(["ingest", str(path), "--no-index"])
+        monkeypatch.setattr(EdgeClaimStore, "upsert", upsert)
+        pipeline = cli._open_pipeline(get_settings())
+        try:
+            stored = pipeline.claim_store.count()
+        finally:
+            cli._close(pipeline)
+        assert stored == 4
+        assert cli._Progress(get_settings(), path).done() == 4
     finally:
         get_settings.cache_clear()

@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import sys
+from collections import deque
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -91,10 +92,11 @@ class _Progress:
         except (OSError, ValueError, KeyError):
             return 0
 
-    def save(self) -> None:
+    def save(self, records: int) -> None:
+        """Record that the first ``records`` records of the file are stored and flushed."""
         self.file.parent.mkdir(parents=True, exist_ok=True)
         partial = self.file.with_suffix(".tmp")
-        partial.write_text(json.dumps({"records": self.read}), encoding="utf-8")
+        partial.write_text(json.dumps({"records": records}), encoding="utf-8")
         partial.replace(self.file)
 
     def counted(self, records: Iterator[tuple[int, dict[str, Any]]], skip: int) -> Iterator[tuple[int, dict]]:
@@ -121,13 +123,21 @@ def _ingest(args: argparse.Namespace, settings: Settings, evidence: bool) -> int
     store = pipeline.evidence_store if evidence else pipeline.claim_store
     checkpointed = skip
 
+    # Records read when each batch not yet stored was taken: the next batch may be read (and embedded)
+    # while one is stored, so what is durable is counted when its batch is stored, in the same order.
+    read_when_taken: deque[int] = deque()
+
+    def batch_taken() -> None:
+        read_when_taken.append(progress.read)
+
     def batch_done(count: int) -> None:
         nonlocal checkpointed
         bar.update(count)
-        if progress.read - checkpointed >= CHECKPOINT_RECORDS:
+        stored_through = read_when_taken.popleft()
+        if stored_through - checkpointed >= CHECKPOINT_RECORDS:
             store.flush()  # what the progress file counts is on disk
-            progress.save()
-            checkpointed = progress.read
+            progress.save(stored_through)
+            checkpointed = stored_through
 
     try:
         model = EvidencePassageIn if evidence else CuratedClaim
@@ -135,9 +145,9 @@ def _ingest(args: argparse.Namespace, settings: Settings, evidence: bool) -> int
         total = _count_rows(path)
         with tqdm(total=total, initial=skip, unit="row", desc=f"ingest {path.name}", file=sys.stderr) as bar:
             if evidence:
-                ingest_evidence(pipeline, rows, report=report, on_batch=batch_done)
+                ingest_evidence(pipeline, rows, report=report, on_batch=batch_done, on_read=batch_taken)
             else:
-                ingest_claims(pipeline, rows, report=report, on_batch=batch_done)
+                ingest_claims(pipeline, rows, report=report, on_batch=batch_done, on_read=batch_taken)
         store.flush()
         progress.clear()
         if not args.no_index:

@@ -12,16 +12,19 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlparse
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from factmem.agents.base import VerificationResult
+from factmem.agents.base import NormalizedClaim, VerificationResult
 from factmem.agents.memory_update import new_claim_payload
 from factmem.claimreview import claim_reviews, curated_record, is_claim_review
+from factmem.embeddings import Embedder
 from factmem.errors import InputError
 from factmem.pipeline import VerificationPipeline
 from factmem.store.base import PointWrite
@@ -30,6 +33,8 @@ from factmem.text_checks import LETTER_PATTERN, has_letter, reject_bool
 from factmem.time_decay import utc_now
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SEED_FILE = Path(__file__).parent / "data" / "seed_claims.jsonl"
 
@@ -188,6 +193,28 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def _embedded_ahead(
+    embedder: Embedder, items: Iterable[T], texts_of: Callable[[T], list[str]]
+) -> Iterator[tuple[T, np.ndarray]]:
+    """Each item with the vectors of its texts. When the embedder runs more than one call at once (the bulk
+    commands), the next item's vectors are computed while the caller stores this one: the model then keeps
+    every core busy while the rest (normalizing, BM25 vectors, the store) runs beside it. At most one item
+    is embedded ahead, so at most two batches are in memory."""
+    if embedder.max_concurrent_calls <= 1:
+        for item in items:
+            yield item, embedder.embed(texts_of(item))
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-ahead") as ahead:
+        pending: tuple[T, Future[np.ndarray]] | None = None
+        for item in items:
+            future = ahead.submit(embedder.embed, texts_of(item))
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (item, future)
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+
 def ingest_claims(
     pipeline: VerificationPipeline,
     claims: Iterable[CuratedClaim],
@@ -195,28 +222,52 @@ def ingest_claims(
     origin: str = "curated",
     report: IngestReport | None = None,
     on_batch: Callable[[int], None] | None = None,
+    on_read: Callable[[], None] | None = None,
 ) -> IngestReport:
-    """Store curated claims; a record of the same claim keeps its counts and takes the new verdict."""
+    """Store curated claims; a record of the same claim keeps its counts and takes the new verdict.
+
+    ``on_read`` is called when a batch has been taken from ``claims``, ``on_batch`` (with its size) when it
+    is stored, in the same order: a batch may be read before the one before it is stored.
+    """
     report = report or IngestReport()
-    for batch in _batches(claims, pipeline.settings.embedding_batch_size * 4):
-        _ingest_claim_batch(pipeline, batch, origin, report)
+
+    def normalized_batches() -> Iterator[tuple[int, list[tuple[CuratedClaim, NormalizedClaim]]]]:
+        for batch in _batches(claims, pipeline.settings.embedding_batch_size * 4):
+            if on_read:
+                on_read()
+            yield len(batch), _normalized(pipeline, batch, report)
+
+    batches = _embedded_ahead(
+        pipeline.embedder, normalized_batches(), lambda item: [claim.normalized_text for _, claim in item[1]]
+    )
+    for (size, normalized), vectors in batches:
+        _store_claim_batch(pipeline, normalized, vectors, origin, report)
         if on_batch:
-            on_batch(len(batch))
+            on_batch(size)
     return report
 
 
-def _ingest_claim_batch(
-    pipeline: VerificationPipeline, batch: Sequence[CuratedClaim], origin: str, report: IngestReport
-) -> None:
+def _normalized(
+    pipeline: VerificationPipeline, batch: Sequence[CuratedClaim], report: IngestReport
+) -> list[tuple[CuratedClaim, NormalizedClaim]]:
     normalized = []
     for item in batch:
         try:
             normalized.append((item, pipeline.normalizer.normalize(item.claim)))
         except InputError as exc:
             report.rejected.append(f"{item.claim[:60]!r}: {exc}")
+    return normalized
+
+
+def _store_claim_batch(
+    pipeline: VerificationPipeline,
+    normalized: Sequence[tuple[CuratedClaim, NormalizedClaim]],
+    vectors: np.ndarray,
+    origin: str,
+    report: IngestReport,
+) -> None:
     if not normalized:
         return
-    vectors = pipeline.embedder.embed([claim.normalized_text for _, claim in normalized])
     ids = [claim_point_id(claim.comparison_key) for _, claim in normalized]
     existing = {p.id: p.payload for p in pipeline.claim_store.retrieve(ids)}
     now = utc_now()
@@ -258,11 +309,21 @@ def ingest_evidence(
     *,
     report: IngestReport | None = None,
     on_batch: Callable[[int], None] | None = None,
+    on_read: Callable[[], None] | None = None,
 ) -> IngestReport:
-    """Store evidence passages (re-ingesting the same passage from the same source replaces it)."""
+    """Store evidence passages (re-ingesting the same passage from the same source replaces it);
+    ``on_read`` and ``on_batch`` as in :func:`ingest_claims`."""
     report = report or IngestReport()
-    for batch in _batches(passages, pipeline.settings.embedding_batch_size * 4):
-        vectors = pipeline.embedder.embed([p.text for p in batch])
+
+    def batches() -> Iterator[list[EvidencePassageIn]]:
+        for batch in _batches(passages, pipeline.settings.embedding_batch_size * 4):
+            if on_read:
+                on_read()
+            yield batch
+
+    for batch, vectors in _embedded_ahead(
+        pipeline.embedder, batches(), lambda batch: [p.text for p in batch]
+    ):
         ids = [evidence_point_id(p.text, p.source_url) for p in batch]
         known = {p.id for p in pipeline.evidence_store.retrieve(ids)}
         writes = {}
