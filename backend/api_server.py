@@ -15,13 +15,11 @@ import uvicorn
 
 from factmem.api.app import create_app
 from factmem.api.connections import ConnectionLimits, bounded_http_protocol
-from factmem.memory.allocator import limit_malloc_arenas, set_malloc_mmap_threshold
+from factmem.memory.allocator import configure_allocator
 from factmem.settings import get_settings
 
-# Before any worker thread exists: threads created later share these arenas instead of fragmenting new ones,
-# and the model's large activation buffers go back to the OS when freed instead of staying in the heap.
-limit_malloc_arenas(get_settings().malloc_arenas)
-set_malloc_mmap_threshold(get_settings().malloc_mmap_threshold_kb)
+# Before any worker thread exists: the model's large activation buffers go back to the OS when freed.
+configure_allocator(get_settings())
 
 app = create_app(stop_on_startup_failure=True)
 

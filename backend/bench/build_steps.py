@@ -51,14 +51,12 @@ def build_in_child(step: str, deadline: float, **arguments: object) -> dict[str,
 
 def run_build_step(spec_json: str) -> int:
     """The child's side of ``build_in_child``: one step, its result as the last line of stdout."""
-    from factmem.memory.allocator import limit_malloc_arenas, set_malloc_mmap_threshold
+    from factmem.memory.allocator import configure_allocator
     from factmem.settings import get_settings
 
     spec = json.loads(spec_json)
     deadline = time.monotonic() + float(spec["remaining_s"])
-    # as python -m factmem does, before any thread exists
-    limit_malloc_arenas(get_settings().malloc_arenas)
-    set_malloc_mmap_threshold(get_settings().malloc_mmap_threshold_kb)
+    configure_allocator(get_settings())  # as python -m factmem does
     try:
         if spec["step"] == "build_memory":
             n, claims_file = int(spec["n"]), spec["claims_file"]

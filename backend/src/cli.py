@@ -39,7 +39,7 @@ from factmem.ingest import (
     read_records,
 )
 from factmem.logging_setup import configure_logging
-from factmem.memory.allocator import limit_malloc_arenas, set_malloc_mmap_threshold
+from factmem.memory.allocator import configure_allocator
 from factmem.pipeline import VerificationPipeline
 from factmem.settings import Settings, get_settings
 from factmem.store import open_store
@@ -273,10 +273,7 @@ def _prepare_model(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    # As in the server, before any thread exists: an ingest's model calls run on threads of their own
-    # (allocator settings measured in the README's memory profile).
-    limit_malloc_arenas(settings.malloc_arenas)
-    set_malloc_mmap_threshold(settings.malloc_mmap_threshold_kb)
+    configure_allocator(settings)  # as in the server: an ingest's model calls run on threads of their own
     if args.command in BULK_EMBEDDING_COMMANDS:
         settings = settings.model_copy(update={"embedding_concurrency": settings.bulk_embedding_calls})
     configure_logging("warning" if args.command != "build-index" else "info")

@@ -220,7 +220,7 @@ class Settings(BaseSettings):
 
     @property
     def bulk_embedding_calls(self) -> int:
-        """Model calls at once for the operator commands that embed in bulk (ingest, import, reindex):
+        """Model calls at once for the operator commands that embed in bulk (ingest, ingest-evidence, import):
         ``INGEST_CONCURRENCY``, else one per CPU this process may use. The server keeps
         ``EMBEDDING_CONCURRENCY``: there a core stays free for the event loop."""
         return self.ingest_concurrency or usable_cpus()

@@ -11,6 +11,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from factmem.settings import Settings
 
 # glibc's mallopt parameter numbers (malloc.h)
 _M_MMAP_THRESHOLD = -3
@@ -54,6 +58,14 @@ def set_malloc_mmap_threshold(kib: int) -> bool:
     for ``kib < 1`` (glibc's adaptive default).
     """
     return kib >= 1 and _mallopt(_M_MMAP_THRESHOLD, kib * 1024)
+
+
+def configure_allocator(settings: Settings) -> None:
+    """``MALLOC_ARENAS`` and ``MALLOC_MMAP_THRESHOLD_KB``, for every process that runs the model (the server,
+    the operator commands, the benchmark's builders). Call it before any worker thread exists: threads made
+    later share these arenas instead of fragmenting new ones."""
+    limit_malloc_arenas(settings.malloc_arenas)
+    set_malloc_mmap_threshold(settings.malloc_mmap_threshold_kb)
 
 
 def _mallopt(param: int, value: int) -> bool:
