@@ -193,6 +193,16 @@ def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield batch
 
 
+def _read_in_batches(
+    pipeline: VerificationPipeline, items: Iterable[T], on_read: Callable[[], None] | None
+) -> Iterator[list[T]]:
+    """The ingest commands' batches (four model batches each), ``on_read`` called as each is taken."""
+    for batch in _batches(items, pipeline.settings.embedding_batch_size * 4):
+        if on_read:
+            on_read()
+        yield batch
+
+
 def _embedded_ahead(
     embedder: Embedder, items: Iterable[T], texts_of: Callable[[T], list[str]]
 ) -> Iterator[tuple[T, np.ndarray]]:
@@ -230,15 +240,12 @@ def ingest_claims(
     is stored, in the same order: a batch may be read before the one before it is stored.
     """
     report = report or IngestReport()
-
-    def normalized_batches() -> Iterator[tuple[int, list[tuple[CuratedClaim, NormalizedClaim]]]]:
-        for batch in _batches(claims, pipeline.settings.embedding_batch_size * 4):
-            if on_read:
-                on_read()
-            yield len(batch), _normalized(pipeline, batch, report)
-
+    normalized_batches = (
+        (len(batch), _normalized(pipeline, batch, report))
+        for batch in _read_in_batches(pipeline, claims, on_read)
+    )
     batches = _embedded_ahead(
-        pipeline.embedder, normalized_batches(), lambda item: [claim.normalized_text for _, claim in item[1]]
+        pipeline.embedder, normalized_batches, lambda item: [claim.normalized_text for _, claim in item[1]]
     )
     for (size, normalized), vectors in batches:
         _store_claim_batch(pipeline, normalized, vectors, origin, report)
@@ -314,16 +321,8 @@ def ingest_evidence(
     """Store evidence passages (re-ingesting the same passage from the same source replaces it);
     ``on_read`` and ``on_batch`` as in :func:`ingest_claims`."""
     report = report or IngestReport()
-
-    def batches() -> Iterator[list[EvidencePassageIn]]:
-        for batch in _batches(passages, pipeline.settings.embedding_batch_size * 4):
-            if on_read:
-                on_read()
-            yield batch
-
-    for batch, vectors in _embedded_ahead(
-        pipeline.embedder, batches(), lambda batch: [p.text for p in batch]
-    ):
+    batches = _read_in_batches(pipeline, passages, on_read)
+    for batch, vectors in _embedded_ahead(pipeline.embedder, batches, lambda batch: [p.text for p in batch]):
         ids = [evidence_point_id(p.text, p.source_url) for p in batch]
         known = {p.id for p in pipeline.evidence_store.retrieve(ids)}
         writes = {}
