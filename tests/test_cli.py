@@ -274,15 +274,23 @@ def test_an_interrupted_ingest_resumes_after_its_last_checkpoint(data_dir: Path,
 def test_bulk_commands_embed_with_ingest_concurrency(
     embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In process: ingest and import load the model with ``INGEST_CONCURRENCY`` calls at once (the server
-    keeps ``EMBEDDING_CONCURRENCY``), and what they store is found again."""
+    """In process: ingest and import load the model with ``INGEST_CONCURRENCY`` calls at once and set the
+    allocator's ``INGEST_MALLOC_MMAP_THRESHOLD_KB`` (the server keeps ``EMBEDDING_CONCURRENCY`` and
+    ``MALLOC_MMAP_THRESHOLD_KB``), and what they store is found again."""
     loaded_with: dict[str, int] = {}
+    mmap_threshold_kb: dict[str, int] = {}
 
     def shared_model(settings: Settings) -> Embedder:
         loaded_with[command] = settings.embedding_concurrency
         return embedder
 
+    def allocator(settings: Settings) -> None:
+        mmap_threshold_kb[command] = settings.malloc_mmap_threshold_kb
+
     monkeypatch.setattr(cli, "get_shared_embedding_model", shared_model)
+    monkeypatch.setattr(cli, "configure_allocator", allocator)
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_KB", "128")
+    monkeypatch.setenv("INGEST_MALLOC_MMAP_THRESHOLD_KB", "2048")
     monkeypatch.setattr(cli, "configure_logging", lambda *args: None)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("INGEST_CONCURRENCY", "3")
@@ -299,6 +307,7 @@ def test_bulk_commands_embed_with_ingest_concurrency(
             get_settings.cache_clear()
             assert cli.main([command, *args]) == 0
         assert loaded_with == {"ingest": 3, "import": 3}, "export embeds nothing"
+        assert mmap_threshold_kb == {"ingest": 2048, "export": 128, "import": 2048}
         pipeline = cli._open_pipeline(get_settings())
         try:
             assert pipeline.claim_store.count() == 3

@@ -102,3 +102,16 @@ def test_bulk_commands_use_every_usable_cpu_unless_told(monkeypatch: pytest.Monk
     told = Settings(_env_file=None, ingest_concurrency=1)  # type: ignore[call-arg]
     assert told.bulk_embedding_calls == 1
     assert told.embedding_concurrency == 1, "the server's own setting is a different one"
+
+
+def test_bulk_settings_take_the_ingest_concurrency_and_mmap_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("factmem.settings.usable_cpus", lambda: 2)
+    server = Settings(_env_file=None, malloc_mmap_threshold_kb=128)  # type: ignore[call-arg]
+    bulk = server.for_bulk_embedding()
+    assert (bulk.embedding_concurrency, bulk.malloc_mmap_threshold_kb) == (2, 0), "glibc's adaptive default"
+    assert (server.embedding_concurrency, server.malloc_mmap_threshold_kb) == (1, 128), "left unchanged"
+    told = Settings(_env_file=None, ingest_malloc_mmap_threshold_kb=1024, ingest_concurrency=1)  # type: ignore[call-arg]
+    told_bulk = told.for_bulk_embedding()
+    assert (told_bulk.embedding_concurrency, told_bulk.malloc_mmap_threshold_kb) == (1, 1024)

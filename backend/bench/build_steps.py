@@ -56,7 +56,7 @@ def run_build_step(spec_json: str) -> int:
 
     spec = json.loads(spec_json)
     deadline = time.monotonic() + float(spec["remaining_s"])
-    configure_allocator(get_settings())  # as python -m factmem does
+    configure_allocator(get_settings().for_bulk_embedding())  # as python -m factmem ingest does
     try:
         if spec["step"] == "build_memory":
             n, claims_file = int(spec["n"]), spec["claims_file"]
@@ -85,7 +85,7 @@ def _settings(data_dir: Path) -> Any:
     settings = Settings(
         _env_file=None, data_dir=data_dir, qdrant_url=None, seed_on_empty=False, memory_limit_mb=None
     )
-    return settings.model_copy(update={"embedding_concurrency": settings.bulk_embedding_calls})
+    return settings.for_bulk_embedding()
 
 
 @contextlib.contextmanager

@@ -63,7 +63,8 @@ def _open_pipeline(settings: Settings) -> VerificationPipeline:
 
 
 #: The commands that embed in bulk: they run ``INGEST_CONCURRENCY`` model calls at once, not the server's
-#: ``EMBEDDING_CONCURRENCY`` (the model's time per text sets an ingest's rate).
+#: ``EMBEDDING_CONCURRENCY``, with ``INGEST_MALLOC_MMAP_THRESHOLD_KB`` (the model's time per text sets an
+#: ingest's rate; ``Settings.for_bulk_embedding``).
 BULK_EMBEDDING_COMMANDS = frozenset({"ingest", "ingest-evidence", "import"})
 
 
@@ -273,9 +274,9 @@ def _prepare_model(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    configure_allocator(settings)  # as in the server: an ingest's model calls run on threads of their own
     if args.command in BULK_EMBEDDING_COMMANDS:
-        settings = settings.model_copy(update={"embedding_concurrency": settings.bulk_embedding_calls})
+        settings = settings.for_bulk_embedding()
+    configure_allocator(settings)  # as in the server: an ingest's model calls run on threads of their own
     configure_logging("warning" if args.command != "build-index" else "info")
     try:
         if args.command in {"ingest", "ingest-evidence"}:

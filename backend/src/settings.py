@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(16, ge=1, le=256)
     embedding_concurrency: int = Field(1, ge=1, le=16)
     ingest_concurrency: int | None = Field(None, ge=1, le=16)
+    ingest_malloc_mmap_threshold_kb: int = Field(0, ge=0, le=32_768)
     embedding_runtime_int8: bool = True
     embedding_int8_matmul: bool = True
 
@@ -224,6 +225,19 @@ class Settings(BaseSettings):
         ``INGEST_CONCURRENCY``, else one per CPU this process may use. The server keeps
         ``EMBEDDING_CONCURRENCY``: there a core stays free for the event loop."""
         return self.ingest_concurrency or usable_cpus()
+
+    def for_bulk_embedding(self) -> Settings:
+        """These settings as the commands that embed in bulk run them (ingest, ingest-evidence, import, the
+        benchmark's memory builds): ``bulk_embedding_calls`` model calls at once, and glibc's mmap
+        threshold from ``INGEST_MALLOC_MMAP_THRESHOLD_KB``. The server's fixed threshold hands each call's
+        activations back to the OS and faults fresh pages in for the next call; a bulk load, which makes
+        tens of thousands of calls and then exits, reuses them instead (the README's ingest rate)."""
+        return self.model_copy(
+            update={
+                "embedding_concurrency": self.bulk_embedding_calls,
+                "malloc_mmap_threshold_kb": self.ingest_malloc_mmap_threshold_kb,
+            }
+        )
 
     @property
     def in_flight_limit(self) -> int:
