@@ -190,7 +190,8 @@ class Retriever:
         when the caller read it already (:meth:`own_record`).
         """
         now = now or utc_now()
-        own = own or self.own_record(claim)
+        if own is None:
+            own = self.own_record(claim)
         if own.vector is not None:
             vector = own.vector
             vector.setflags(write=False)  # like a cached vector: read by every agent, written by none
