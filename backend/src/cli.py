@@ -276,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = get_settings()
     if args.command in BULK_EMBEDDING_COMMANDS:
         settings = settings.for_bulk_embedding()
-    configure_allocator(settings)  # as in the server: an ingest's model calls run on threads of their own
+    configure_allocator(settings)  # before any thread starts: the server's caps, or the bulk commands' own
     configure_logging("warning" if args.command != "build-index" else "info")
     try:
         if args.command in {"ingest", "ingest-evidence"}:
