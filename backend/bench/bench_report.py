@@ -24,6 +24,15 @@ def _mb(value: Any) -> str:
     return _fmt(value, "MB")
 
 
+def _stored_note(load: dict[str, Any]) -> str:
+    """What the anonymous growth mostly follows: the claims those requests stored, and the growth per 1,000
+    of them (a leak shows as growth that does not follow them)."""
+    stored, growth = load.get("claims_stored"), load.get("anon_growth_mb")
+    if not isinstance(stored, int) or stored <= 0 or growth is None:
+        return ""
+    return f" while storing {stored:,} claims: {growth * 1000 / stored:.2f} MB per 1,000"
+
+
 def _trio(stats: dict[str, Any]) -> str:
     p50, p95, p99 = (_fmt(stats.get(k)) for k in ("p50", "p95", "p99"))
     return f"{p50}/{p95}/{p99} ms (n={stats.get('count')})"
@@ -56,7 +65,7 @@ def _render_10k(r: dict[str, Any]) -> list[str]:
             f"{_mb(s['peak_rss_sampled_mb'])}), peak anon {_mb(s['peak_rss_anon_mb'])}; server peak_rss_mb "
             f"{_mb(s['server_peak_rss_mb'])} (high-water mark, includes startup)",
             f"                 anon {_mb(s['anon_after_warm_mb'])} → {_mb(s['anon_end_mb'])} (growth "
-            f"{_mb(s['anon_growth_mb'])}); /health p50 {_fmt(health['p50'], 'ms', 2)}, p99 "
+            f"{_mb(s['anon_growth_mb'])}{_stored_note(s)}); /health p50 {_fmt(health['p50'], 'ms', 2)}, p99 "
             f"{_fmt(health['p99'], 'ms', 2)} ({health['samples']} samples)",
             f"                 after the first {r['steady']['after_requests']:,}: "
             f"{_fmt(s['throughput_rps'], 'req/s')}, /verify p50/p95/p99 "

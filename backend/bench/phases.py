@@ -3,6 +3,7 @@ throughput, and the large store (the obvious stack's phase is in :mod:`factmem_b
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 import time
@@ -81,6 +82,23 @@ def settle(server: RunningServer, client: httpx.Client) -> dict[str, Any]:
     }
 
 
+#: The claim shard's manifest under a data directory (``factmem.store.integrity.manifest_path`` of the
+#: default claims collection; read here without importing the server's package, see ``build_steps``).
+CLAIMS_MANIFEST = Path("qdrant-edge") / "factmem_claims.manifest.json"
+
+
+def claims_held(data_dir: Path) -> int | None:
+    """Points in the claim memory as its last flush recorded (the server flushes every second), read from
+    its manifest on disk: asking the server would add work of its own between two memory readings.
+    ``None`` when there is no readable manifest."""
+    try:
+        record = json.loads((data_dir / CLAIMS_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    points = record.get("points") if isinstance(record, dict) else None
+    return points if isinstance(points, int) else None
+
+
 def factmem_env(data_dir: Path) -> dict[str, str]:
     return {"DATA_DIR": str(data_dir), "MEMORY_LIMIT_MB": str(MEMORY_LIMIT_MB), "LOG_LEVEL": "info"}
 
@@ -115,11 +133,12 @@ def phase_memory(ctx: Context) -> None:
 def phases_10k(ctx: Context) -> None:
     """Phases 1–5 on one server over the built memory."""
     c = ctx.counts
+    data_dir = ctx.work_dir / "data-10k"
     with (
         measured_server(
             "factmem",
             FACTMEM_SERVER,
-            factmem_env(ctx.work_dir / "data-10k"),
+            factmem_env(data_dir),
             ctx.out_dir / "server-10k.log",
             timeout_s=min(300.0, ctx.remaining_s()),
         ) as (server, _),
@@ -147,7 +166,7 @@ def phases_10k(ctx: Context) -> None:
             ctx.deadline,
         )
         warm_ended = time.monotonic()
-        steady = settle(server, client)
+        steady = settle(server, client) | {"claims_held": claims_held(data_dir)}
         warm_stats = run_stats(warm)
         warm_peaks = sampler.peaks(warm_started, warm_ended)
         warm_sampled = max_known(warm_peaks["rss_mb"], *(x.rss_mb for x in warm.samples))
@@ -176,7 +195,7 @@ def phases_10k(ctx: Context) -> None:
                 )
             )
         main_ended = time.monotonic()
-        end = settle(server, client)
+        end = settle(server, client) | {"claims_held": claims_held(data_dir)}
         ctx.report["load"] = load_section(
             runs, sampler, warm_started, main_started, main_ended, hwm_before, steady, end
         )
@@ -239,6 +258,10 @@ def load_section(
         "anon_end_mb": end.get("rss_anon_mb"),
         # only measured when requests followed the warm-up ones
         "anon_growth_mb": _diff(end.get("rss_anon_mb"), steady.get("rss_anon_mb")) if len(runs) > 1 else None,
+        # what the growth mostly follows: the claims the requests after the warm-up stored (README)
+        "claims_stored": _stored(steady.get("claims_held"), end.get("claims_held"))
+        if len(runs) > 1
+        else None,
         "rss_after_warm_mb": steady.get("rss_mb"),
         "rss_end_mb": end.get("rss_mb"),
         "second_half_slope_mb_per_1k": trend.slope_mb_per_1k,
@@ -254,6 +277,10 @@ def load_section(
         "duration_s": round(main_ended - main_started, 1),
         "at_end": end,
     }
+
+
+def _stored(before: int | None, after: int | None) -> int | None:
+    return None if before is None or after is None else after - before
 
 
 def _diff(a: float | None, b: float | None) -> float | None:

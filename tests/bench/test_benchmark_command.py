@@ -13,9 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from factmem.settings import Settings
+from factmem.store.factory import open_store
+from factmem.store.integrity import manifest_path
 from factmem_bench.bench_config import FULL, QUICK, resolve_counts
 from factmem_bench.bench_report import render
 from factmem_bench.benchmark_command import build_parser, main
+from factmem_bench.phases import claims_held
 from factmem_bench.server import REPO_ROOT
 from factmem_bench.targets import TARGETS, evaluate_targets
 
@@ -71,6 +75,68 @@ def test_render_marks_unmeasured_targets() -> None:
     assert "FAILED: 100k: not run" in text
 
 
+def test_claims_held_reads_what_the_servers_claim_store_recorded(tmp_path: Path) -> None:
+    """The benchmark reads the claim count from the manifest a real store writes where the server keeps it
+    (no request to the server between two memory readings)."""
+    settings = Settings(_env_file=None, data_dir=tmp_path)
+    assert claims_held(tmp_path) is None  # nothing flushed yet
+    store = open_store(settings, settings.claims_collection, dim=4)
+    try:
+        store.upsert([_point(i) for i in range(3)])
+        store.flush()
+        assert claims_held(tmp_path) == 3
+    finally:
+        store.close()
+    manifest_path(tmp_path / "qdrant-edge" / settings.claims_collection).write_text("{not json", "utf-8")
+    assert claims_held(tmp_path) is None
+
+
+def _point(i: int):
+    import numpy as np
+
+    from factmem.store.base import PointWrite
+    from factmem.store.ids import claim_point_id
+
+    vector = np.zeros(4, dtype=np.float32)
+    vector[i % 4] = 1.0
+    return PointWrite(id=claim_point_id(f"claim {i}"), vector=vector, payload={"claim_text": f"claim {i}"})
+
+
+def test_render_gives_the_growth_per_claim_stored() -> None:
+    latency = {"p50": 30.0, "p95": 60.0, "p99": 90.0, "count": 19_000}
+    load = {
+        "requests": 20_000,
+        "peak_rss_mb": 183.0,
+        "peak_rss_sampled_mb": 182.0,
+        "peak_rss_anon_mb": 106.0,
+        "server_peak_rss_mb": 184.0,
+        "anon_after_warm_mb": 100.0,
+        "anon_end_mb": 105.0,
+        "anon_growth_mb": 5.0,
+        "claims_stored": 7_500,
+        "health_latency_ms": {"p50": 7.0, "p99": 25.0, "samples": 760},
+        "throughput_rps": 75.0,
+        "latency_ms": {"ok": latency},
+        "outcomes": {"ok": 19_000},
+    }
+    report = {
+        "meta": {"git_commit": "abc1234", "git_status": [], "cpus": 2},
+        "args": {"quick": False},
+        "counts": dataclasses.asdict(FULL),
+        "steady": {
+            "after_requests": 1_000,
+            "rss_mb": 159.0,
+            "rss_anon_mb": 100.0,
+            "peak_during": {"rss_mb": 160.0},
+        },
+        "load": load,
+        "targets": evaluate_targets({"anon_growth_mb": 5.0}),
+        "failures": [],
+    }
+    assert "(growth 5.0 MB while storing 7,500 claims: 0.67 MB per 1,000)" in render(report)
+    assert "while storing" not in render(report | {"load": load | {"claims_stored": None}})
+
+
 @pytest.mark.e2e
 def test_quick_run_writes_every_section(tmp_path: Path) -> None:
     out = tmp_path / "report" / "benchmark.json"
@@ -108,6 +174,7 @@ def test_quick_run_writes_every_section(tmp_path: Path) -> None:
     assert report["data"]["points"] >= 300
     assert report["startup"]["to_health_s"] <= report["startup"]["to_ready_s"]
     assert report["steady"]["rss_mb"] > 0 and report["steady"]["rss_anon_mb"] > 0
+    assert report["steady"]["claims_held"] >= report["data"]["points"]  # read from the shard's manifest
     assert report["load"]["requests"] == 100
     assert report["load"]["errors"] == 0
     assert set(report["throughput"]) == {"c1", "c4", "c8"}
