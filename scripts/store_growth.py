@@ -22,18 +22,22 @@ import argparse
 import ctypes
 import gc
 import json
+import os
 import random
 import statistics
 import subprocess
 import sys
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from factmem_bench.bench_data import eval_claims
 from factmem_bench.mix import new_claim
 
-DEFAULT_CLAIMS = Path(__file__).resolve().parents[2] / "shared" / "eval" / "vclaims.jsonl"
+ROOT = Path(__file__).resolve().parents[1]
+#: where ``scripts/eval_memory.py`` reads the shared evaluation data too
+DEFAULT_CLAIMS = Path(os.environ.get("FACTMEM_EVAL_DIR", ROOT.parent / "shared" / "eval")) / "vclaims.jsonl"
 CASES = (("real", True), ("synthetic", True), ("real", False), ("synthetic", False))
 
 
@@ -71,9 +75,10 @@ def measure(claims_file: Path, base: int, added: int, kind: str, bm25: bool) -> 
     result = VerificationResult(verdict="True", confidence=0.9, reasoning="store growth", explanation="-")
     now = utc_now()
 
-    def write(claim: Any) -> PointWrite:
+    def write(index: int, claim: Any) -> PointWrite:
         vector = rng.standard_normal(384).astype(np.float32)
-        payload = new_claim_payload(claim, result, now=now, source="store_growth", embedding_model="-")
+        seen = now + timedelta(seconds=index)  # each claim first seen at its own time, as in the server
+        payload = new_claim_payload(claim, result, now=seen, source="store_growth", embedding_model="-")
         return PointWrite(
             id=claim_point_id(claim.comparison_key), vector=vector / np.linalg.norm(vector), payload=payload
         )
@@ -82,11 +87,13 @@ def measure(claims_file: Path, base: int, added: int, kind: str, bm25: bool) -> 
         store = EdgeClaimStore(Path(tmp) / "claims", name="claims", dim=384, lexical=bm25)
         try:
             for start in range(0, base, 64):
-                store.upsert([write(claim) for claim in claims[start : min(start + 64, base)]])
+                store.upsert([write(i, claims[i]) for i in range(start, min(start + 64, base))])
             store.flush()
             before = _anon_mb()
-            for claim in claims[base:]:
-                store.upsert([write(claim)])  # one at a time, as the memory update stores a verified claim
+            for index in range(base, len(claims)):
+                store.upsert(
+                    [write(index, claims[index])]
+                )  # one at a time, as the memory update stores a verified claim
             store.flush()
             after = _anon_mb()
         finally:
@@ -99,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--claims-file", type=Path, default=DEFAULT_CLAIMS)
-    parser.add_argument("--base", type=int, default=10_000, help="claims in the store first (real ones)")
+    # 6,500 + 7,500 real claims fit in the CheckThat! release's 14,227
+    parser.add_argument("--base", type=int, default=6_500, help="claims in the store first (real ones)")
     parser.add_argument("--added", type=int, default=7_500, help="claims stored one at a time after them")
     parser.add_argument("--runs", type=int, default=2, help="fresh processes per case")
     parser.add_argument(
