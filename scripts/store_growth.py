@@ -6,9 +6,9 @@ it, holding ``--base`` real claims, then ``--added`` more stored one at a time a
 them, with anonymous RSS read after ``gc.collect()`` + ``malloc_trim(0)`` (what the server's cleanup does)
 before and after. Each case runs in a fresh process, ``--runs`` times:
 
-- ``real``: the next CheckThat! claims of ``--claims-file`` (real vocabulary: most words already indexed);
+- ``real``: the next CheckThat! claims of ``--claims-file`` (words the memory mostly indexes already);
 - ``synthetic``: the benchmark's never-seen claims (``factmem_bench.mix.new_claim``: each carries a made-up
-  name and random numbers, so each adds new BM25 terms);
+  name and random numbers, words the memory has never indexed);
 
 each with the BM25 sparse vector (hybrid retrieval, the default) and without it (``HYBRID_RETRIEVAL=false``).
 Dense vectors are random unit vectors: they live in file-backed pages, whatever their values.
@@ -90,10 +90,9 @@ def measure(claims_file: Path, base: int, added: int, kind: str, bm25: bool) -> 
                 store.upsert([write(i, claims[i]) for i in range(start, min(start + 64, base))])
             store.flush()
             before = _anon_mb()
+            # one at a time, as the memory update stores a verified claim
             for index in range(base, len(claims)):
-                store.upsert(
-                    [write(index, claims[index])]
-                )  # one at a time, as the memory update stores a verified claim
+                store.upsert([write(index, claims[index])])
             store.flush()
             after = _anon_mb()
         finally:
@@ -109,10 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     # 6,500 + 7,500 real claims fit in the CheckThat! release's 14,227
     parser.add_argument("--base", type=int, default=6_500, help="claims in the store first (real ones)")
     parser.add_argument("--added", type=int, default=7_500, help="claims stored one at a time after them")
-    parser.add_argument("--runs", type=int, default=2, help="fresh processes per case")
     parser.add_argument(
-        "--case", nargs=2, metavar=("KIND", "BM25"), help=argparse.SUPPRESS
-    )  # a child's one case
+        "--runs", type=int, default=2, choices=range(1, 11), metavar="1..10", help="fresh processes per case"
+    )
+    # what a child process is given: the one case it measures
+    parser.add_argument("--case", nargs=2, metavar=("KIND", "BM25"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.case:
         kind, bm25 = args.case[0], args.case[1] == "bm25"
@@ -126,16 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     for kind, bm25 in CASES:
         growths = []
         for _ in range(args.runs):
-            child = [
-                sys.executable,
-                __file__,
-                "--claims-file",
-                str(args.claims_file),
-                "--base",
-                str(args.base),
-            ]
-            child += ["--added", str(args.added), "--case", kind, "bm25" if bm25 else "dense"]
-            done = subprocess.run(child, capture_output=True, text=True, check=True)
+            sizes = ["--base", str(args.base), "--added", str(args.added)]
+            case = ["--case", kind, "bm25" if bm25 else "dense"]
+            child = [sys.executable, __file__, "--claims-file", str(args.claims_file), *sizes, *case]
+            done = subprocess.run(child, capture_output=True, text=True, check=False)
+            if done.returncode != 0:
+                print(f"the {kind} case failed:\n{done.stderr[-2000:]}", file=sys.stderr)
+                return 1
             reading = json.loads(done.stdout.strip().splitlines()[-1])
             growths.append(reading["after_mb"] - reading["before_mb"])
         per_claim = statistics.median(growths) * 1024 * 1024 / args.added

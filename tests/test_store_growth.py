@@ -35,14 +35,15 @@ def test_prints_a_row_per_case_from_real_shards(tmp_path: Path) -> None:
     ]
     for line in table:
         float(line.split()[2])  # each run's growth in MB is a number
-    too_few = subprocess.run(
-        [sys.executable, str(SCRIPT), *argv[:2], "--base", "80", "--added", "30", "--case", "real", "bm25"],
+    too_few = subprocess.run(  # 80 + 30 real claims asked of a file with 90
+        [sys.executable, str(SCRIPT), *argv[:2], "--base", "80", "--added", "30", "--runs", "1"],
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
-    assert too_few.returncode != 0 and "usable claims" in too_few.stderr
+    assert too_few.returncode == 1
+    assert "the real case failed" in too_few.stderr and "has 90 usable claims" in too_few.stderr
 
 
 def test_refuses_a_missing_claims_file(tmp_path: Path) -> None:
