@@ -11,10 +11,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from factmem.settings import Settings
+from factmem.store.base import PointWrite
 from factmem.store.factory import open_store
+from factmem.store.ids import claim_point_id
 from factmem.store.integrity import manifest_path
 from factmem_bench.bench_config import FULL, QUICK, resolve_counts
 from factmem_bench.bench_report import render
@@ -91,12 +94,7 @@ def test_claims_held_reads_what_the_servers_claim_store_recorded(tmp_path: Path)
     assert claims_held(tmp_path) is None
 
 
-def _point(i: int):
-    import numpy as np
-
-    from factmem.store.base import PointWrite
-    from factmem.store.ids import claim_point_id
-
+def _point(i: int) -> PointWrite:
     vector = np.zeros(4, dtype=np.float32)
     vector[i % 4] = 1.0
     return PointWrite(id=claim_point_id(f"claim {i}"), vector=vector, payload={"claim_text": f"claim {i}"})
