@@ -19,8 +19,6 @@ Dense vectors are random unit vectors: they live in file-backed pages, whatever 
 from __future__ import annotations
 
 import argparse
-import ctypes
-import gc
 import json
 import os
 import random
@@ -33,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from factmem_bench.bench_data import eval_claims
-from factmem_bench.mix import new_claim
+from factmem_bench.mix import MAX_CLAIM_CHARS, new_claim
 
 ROOT = Path(__file__).resolve().parents[1]
 #: where ``scripts/eval_memory.py`` reads the shared evaluation data too
@@ -42,14 +40,13 @@ CASES = (("real", True), ("synthetic", True), ("real", False), ("synthetic", Fal
 
 
 def _anon_mb() -> float:
-    """Anonymous RSS after a full collection and a trim, as the server's cleanup leaves it."""
-    gc.collect()
-    ctypes.CDLL(None).malloc_trim(0)
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no RssAnon in /proc/self/status")
+    """Anonymous RSS as the server's cleanup (a full collection, then ``malloc_trim(0)``) leaves it."""
+    from factmem.memory.cleanup import cleanup_memory
+
+    anon = cleanup_memory().anon_after_mb
+    if anon is None:
+        raise RuntimeError("no RssAnon in /proc/self/status")
+    return anon
 
 
 def measure(claims_file: Path, base: int, added: int, kind: str, bm25: bool) -> dict[str, float]:
@@ -64,7 +61,7 @@ def measure(claims_file: Path, base: int, added: int, kind: str, bm25: bool) -> 
     from factmem.store.ids import claim_point_id
     from factmem.time_decay import utc_now
 
-    normalizer = Normalizer(max_chars=2_000)
+    normalizer = Normalizer(max_chars=MAX_CLAIM_CHARS)
     rows = [row["claim"] for row in eval_claims(claims_file, base + added)]
     if len(rows) < (base + added if kind == "real" else base):
         raise SystemExit(f"{claims_file} has {len(rows):,} usable claims; this case needs more")

@@ -259,9 +259,7 @@ def load_section(
         # only measured when requests followed the warm-up ones
         "anon_growth_mb": _diff(end.get("rss_anon_mb"), steady.get("rss_anon_mb")) if len(runs) > 1 else None,
         # what the growth mostly follows: the claims the requests after the warm-up stored (README)
-        "claims_stored": _stored(steady.get("claims_held"), end.get("claims_held"))
-        if len(runs) > 1
-        else None,
+        "claims_stored": _diff(end.get("claims_held"), steady.get("claims_held")) if len(runs) > 1 else None,
         "rss_after_warm_mb": steady.get("rss_mb"),
         "rss_end_mb": end.get("rss_mb"),
         "second_half_slope_mb_per_1k": trend.slope_mb_per_1k,
@@ -279,11 +277,8 @@ def load_section(
     }
 
 
-def _stored(before: int | None, after: int | None) -> int | None:
-    return None if before is None or after is None else after - before
-
-
 def _diff(a: float | None, b: float | None) -> float | None:
+    """``a - b`` to 0.1 (a difference of two counts stays an int), or ``None`` when either is unknown."""
     return None if a is None or b is None else round(a - b, 1)
 
 
