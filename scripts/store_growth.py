@@ -9,6 +9,8 @@ before and after. Each case runs in a fresh process, ``--runs`` times:
 - ``real``: the next CheckThat! claims of ``--claims-file`` (words the memory mostly indexes already);
 - ``synthetic``: the benchmark's never-seen claims (``factmem_bench.mix.new_claim``: each carries a made-up
   name and random numbers, words the memory has never indexed);
+- ``long``: the benchmark's long claims (``factmem_bench.mix.long_claim``: just under the server's 2,000
+  characters, sentences of both kinds above, as when a user pastes a paragraph);
 
 each with the BM25 sparse vector (hybrid retrieval, the default) and without it (``HYBRID_RETRIEVAL=false``).
 Dense vectors are random unit vectors: they live in file-backed pages, whatever their values.
@@ -31,12 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from factmem_bench.bench_data import eval_claims
-from factmem_bench.mix import MAX_CLAIM_CHARS, new_claim
+from factmem_bench.mix import BASE_POOL_SIZE, MAX_CLAIM_CHARS, long_claim, new_claim
 
 ROOT = Path(__file__).resolve().parents[1]
 #: where ``scripts/eval_memory.py`` reads the shared evaluation data too
 DEFAULT_CLAIMS = Path(os.environ.get("FACTMEM_EVAL_DIR", ROOT.parent / "shared" / "eval")) / "vclaims.jsonl"
-CASES = (("real", True), ("synthetic", True), ("real", False), ("synthetic", False))
+CASES = tuple((kind, bm25) for bm25 in (True, False) for kind in ("real", "synthetic", "long"))
 
 
 def _anon_mb() -> float:
@@ -66,7 +68,13 @@ def measure(claims_file: Path, base: int, added: int, kind: str, bm25: bool) -> 
     if len(rows) < (base + added if kind == "real" else base):
         raise SystemExit(f"{claims_file} has {len(rows):,} usable claims; this case needs more")
     made_up = random.Random(5)
-    texts = rows[:base] + (rows[base:] if kind == "real" else [new_claim(made_up) for _ in range(added)])
+    if kind == "real":
+        texts = rows
+    elif kind == "long":  # like the benchmark: half of the sentences from a small pool of real claims
+        pool = made_up.sample(rows[:base], BASE_POOL_SIZE)
+        texts = rows[:base] + [long_claim(pool, made_up) for _ in range(added)]
+    else:
+        texts = rows[:base] + [new_claim(made_up) for _ in range(added)]
     claims = [normalizer.normalize(text) for text in texts]
     rng = np.random.default_rng(1)
     result = VerificationResult(verdict="True", confidence=0.9, reasoning="store growth", explanation="-")

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "store_growth.py"
 
 
-@pytest.mark.e2e  # four fresh interpreters, each opening a real Qdrant Edge shard
+@pytest.mark.e2e  # six fresh interpreters, each opening a real Qdrant Edge shard
 def test_prints_a_row_per_case_from_real_shards(tmp_path: Path) -> None:
     claims = tmp_path / "vclaims.jsonl"
     topics = ("vaccines", "elections", "bridges", "rivers", "taxes", "wildfires")
@@ -30,8 +30,10 @@ def test_prints_a_row_per_case_from_real_shards(tmp_path: Path) -> None:
     assert [line.split()[:2] for line in table] == [
         ["real", "on"],
         ["synthetic", "on"],
+        ["long", "on"],
         ["real", "off"],
         ["synthetic", "off"],
+        ["long", "off"],
     ]
     for line in table:
         float(line.split()[2])  # each run's growth in MB is a number

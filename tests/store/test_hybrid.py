@@ -11,7 +11,14 @@ from factmem.embeddings import MINILM_INT8, Embedder
 from factmem.store.base import ClaimStore, PointWrite
 from factmem.store.edge import EdgeClaimStore
 from factmem.store.ids import claim_point_id
-from factmem.store.lexical import Fusion, document_vector, lexical_text, query_vector
+from factmem.store.lexical import (
+    MAX_INDEXED_WORDS,
+    Fusion,
+    document_vector,
+    leading_words,
+    lexical_text,
+    query_vector,
+)
 from factmem.store.remote import QdrantServerClaimStore
 
 CLAIMS = [
@@ -77,6 +84,34 @@ def test_a_title_is_searched_by_its_words() -> None:
     payload = {"claim_text": "Animals shelter in burrows.", "title": "Hero wombats"}
     assert lexical_text(payload) == "Animals shelter in burrows. Hero wombats"
     assert set(query_vector("wombats").indices) <= set(document_vector(lexical_text(payload)).indices)
+
+
+def test_a_stored_text_is_indexed_by_its_first_words_only() -> None:
+    """A pasted paragraph costs the in-RAM index no more than a claim of ``MAX_INDEXED_WORDS`` words."""
+    short = "Koalas are functionally extinct in New South Wales."
+    assert leading_words(short) == short
+    paragraph = " ".join(["koalas"] * MAX_INDEXED_WORDS) + " wombats"
+    assert leading_words(paragraph) == " ".join(["koalas"] * MAX_INDEXED_WORDS)
+    assert document_vector(paragraph) == document_vector(leading_words(paragraph))
+    assert not set(query_vector("wombats").indices) & set(document_vector(paragraph).indices)
+    assert set(query_vector("koalas").indices) <= set(document_vector(paragraph).indices)
+
+
+def test_a_long_claim_resubmitted_is_found_first(tmp_path: Path, embedder: Embedder) -> None:
+    """Cut to its first words in the index, a paragraph is still what its own text finds on both backends."""
+    sentences = [text for text, _ in CLAIMS] * 8  # well over MAX_INDEXED_WORDS words
+    paragraph = "Platypus venom was studied in Tasmania in 1998. " + " ".join(sentences)
+    assert len(paragraph.split()) > 2 * MAX_INDEXED_WORDS
+    vector = embedder.embed_one(paragraph)
+    for store in _stores(tmp_path):
+        long_claim = PointWrite(
+            id=claim_point_id(paragraph), vector=vector, payload={"claim_text": paragraph, "seen_count": 1}
+        )
+        store.upsert([*_points(embedder), long_claim])
+        found = store.hybrid_search(vector, paragraph, Fusion(candidates=3))
+        assert found[0].id == long_claim.id
+        assert found[0].lexical_score and found[0].lexical_score > 0
+        store.close()
 
 
 def test_a_memory_made_without_sparse_vectors_is_searched_by_meaning(

@@ -29,6 +29,10 @@ SPARSE_VECTOR = "bm25"
 AVERAGE_CLAIM_TOKENS = 20.0
 #: Payload fields a claim is indexed by.
 LEXICAL_FIELDS = ("claim_text", "title")
+#: A stored text is indexed by its first this many words. Every posting stays in RAM while the memory
+#: grows, so a pasted paragraph would cost the index many times what a claim does; a claim with its title
+#: fits whole (the README's "bounded index per claim" gives the numbers). Changing it needs a reindex.
+MAX_INDEXED_WORDS = 128
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,16 @@ def _model() -> qe.Bm25:
     return qe.Bm25(qe.Bm25Config(avg_len=AVERAGE_CLAIM_TOKENS, language="english"))
 
 
+def leading_words(text: str, limit: int = MAX_INDEXED_WORDS) -> str:
+    """``text`` cut after its first ``limit`` whitespace-separated words (unchanged when it is shorter)."""
+    words = text.split(maxsplit=limit)
+    return text if len(words) <= limit else " ".join(words[:limit])
+
+
 def document_vector(text: str) -> SparseVector:
-    """Term-frequency weights of a stored text (the engine applies IDF at search time)."""
-    vector = _model().embed_document(text)
+    """Term-frequency weights of a stored text's first ``MAX_INDEXED_WORDS`` words (the engine applies IDF
+    at search time)."""
+    vector = _model().embed_document(leading_words(text))
     return SparseVector(tuple(vector.indices), tuple(vector.values))
 
 
