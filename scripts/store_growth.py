@@ -9,13 +9,14 @@ before and after. Each case runs in a fresh process, ``--runs`` times:
 - ``real``: the next CheckThat! claims of ``--claims-file`` (words the memory mostly indexes already);
 - ``synthetic``: the benchmark's never-seen claims (``factmem_bench.mix.new_claim``: each carries a made-up
   name and random numbers, words the memory has never indexed);
-- ``long``: the benchmark's long claims (``factmem_bench.mix.long_claim``: just under the server's 2,000
-  characters, sentences of both kinds above, as when a user pastes a paragraph);
+- ``long``: the benchmark's long texts (``factmem_bench.mix.long_claim``: just under the server's 2,000
+  characters, sentences of both kinds above) stored whole, as the admin ingest stores a long claim (the
+  server splits a pasted paragraph into its sentences first);
 
 each with the BM25 sparse vector (hybrid retrieval, the default) and without it (``HYBRID_RETRIEVAL=false``).
 Dense vectors are random unit vectors: they live in file-backed pages, whatever their values.
 
-    .venv/bin/python scripts/store_growth.py            # ~2 minutes; needs ../shared/eval/vclaims.jsonl
+    .venv/bin/python scripts/store_growth.py            # ~7 minutes; needs ../shared/eval/vclaims.jsonl
 """
 
 from __future__ import annotations

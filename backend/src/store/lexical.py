@@ -31,7 +31,8 @@ AVERAGE_CLAIM_TOKENS = 20.0
 LEXICAL_FIELDS = ("claim_text", "title")
 #: A stored text is indexed by its first this many words. Every posting stays in RAM while the memory
 #: grows, so a pasted paragraph would cost the index many times what a claim does; a claim with its title
-#: fits whole (the README's "bounded index per claim" gives the numbers). Changing it needs a reindex.
+#: fits whole (the README's "bounded index per claim" gives the numbers). Vectors stored before a change
+#: keep their terms.
 MAX_INDEXED_WORDS = 128
 
 
