@@ -125,6 +125,21 @@ def test_ingest_evidence_then_stats(data_dir: Path, tmp_path: Path) -> None:
     assert stats_of(data_dir, tmp_path, "evidence") == {"backend": "qdrant-edge", "claims": 0, "evidence": 2}
 
 
+def test_reindex_leaves_a_hybrid_memory_alone_unless_asked_to_recompute(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "claims.jsonl", CLAIMS_JSONL)
+    report_of(factmem(data_dir, tmp_path, "ingest", str(path), "--no-index", collection="reindex"))
+
+    left = report_of(factmem(data_dir, tmp_path, "reindex", collection="reindex"))
+    again = report_of(factmem(data_dir, tmp_path, "reindex", "--recompute", collection="reindex"))
+
+    assert left == {"points": 3, "reindexed": False, "old_shard": ""}
+    assert (again["points"], again["reindexed"]) == (3, True)
+    assert Path(again["old_shard"]).name.startswith("reindex_claims.hybrid-")
+    assert stats_of(data_dir, tmp_path, "reindex") == {"backend": "qdrant-edge", "claims": 3, "evidence": 0}
+
+
 def test_missing_file_exits_2_with_a_message(data_dir: Path, tmp_path: Path) -> None:
     run = factmem(data_dir, tmp_path, "ingest", str(tmp_path / "nope.jsonl"), collection="missing")
     assert run.returncode == 2

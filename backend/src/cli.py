@@ -3,7 +3,7 @@
     python -m factmem ingest FILE            curated claims (JSONL or CSV) into the claim memory
     python -m factmem ingest-evidence FILE   evidence passages into the evidence collection
     python -m factmem build-index            build the vector index now (the server must be stopped)
-    python -m factmem reindex                give a memory made before hybrid retrieval its BM25 vectors
+    python -m factmem reindex [--recompute]  give a memory made before hybrid retrieval its BM25 vectors
     python -m factmem stats                  counts of the stores
     python -m factmem export [--output FILE] every claim and passage as JSONL (a backup; no vectors)
     python -m factmem import FILE            an export back in, re-embedded with this process's model
@@ -181,7 +181,7 @@ def _stats(settings: Settings) -> int:
     return 0
 
 
-def _reindex(settings: Settings) -> int:
+def _reindex(settings: Settings, *, recompute: bool) -> int:
     if settings.qdrant_url:
         print(
             "error: reindex copies an embedded shard; for a Qdrant server, export and re-ingest the claims "
@@ -197,7 +197,11 @@ def _reindex(settings: Settings) -> int:
         return 2
     with tqdm(unit="point", desc=f"reindex {path.name}", file=sys.stderr) as bar:
         copied, backup = reindex_edge_shard(
-            path, name=settings.claims_collection, dim=MINILM_INT8.dim, progress=bar.update
+            path,
+            name=settings.claims_collection,
+            dim=MINILM_INT8.dim,
+            progress=bar.update,
+            recompute=recompute,
         )
     print(json.dumps({"points": copied, "reindexed": backup is not None, "old_shard": str(backup or "")}))
     return 0
@@ -214,8 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--from-start", action="store_true", help="ignore the progress of an interrupted run of this file"
         )
     commands.add_parser("build-index", help="build the vector index (stop the server first)")
-    commands.add_parser(
+    reindex = commands.add_parser(
         "reindex", help="add BM25 sparse vectors to a memory made without them (stop the server)"
+    )
+    reindex.add_argument(
+        "--recompute",
+        action="store_true",
+        help="make the sparse vectors of a memory that has them again, as this version makes them",
     )
     commands.add_parser("stats", help="print store counts")
     export = commands.add_parser("export", help="write every claim and evidence passage as JSONL")
@@ -290,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "prepare-model":
             return _prepare_model(settings)
         if args.command == "reindex":
-            return _reindex(settings)
+            return _reindex(settings, recompute=args.recompute)
         return _stats(settings)
     except FactmemError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -149,3 +149,40 @@ def test_reindex_gives_an_old_shard_sparse_vectors_and_keeps_every_point(
     assert top.payload["claim_text"].startswith("A wombat was elected mayor") and top.lexical_score
     store.close()
     assert reindex_edge_shard(path, name="claims", dim=MINILM_INT8.dim) == (len(CLAIMS), None)
+
+
+def test_reindex_recompute_makes_a_hybrid_shards_sparse_vectors_again(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memory stored before the bounded index (every word indexed) gets it; nothing else changes."""
+    from factmem.store import lexical
+    from factmem.store.reindex import reindex_edge_shard
+
+    paragraph = " ".join(["Koalas are functionally extinct in New South Wales."] * 20) + " Platypus"
+    path = tmp_path / "claims"
+    with monkeypatch.context() as old_way:
+        old_way.setattr(lexical, "leading_words", lambda text, limit=0: text)
+        store = EdgeClaimStore(path, name="claims", dim=MINILM_INT8.dim, lexical=True)
+        long_claim = PointWrite(
+            claim_point_id(paragraph), embedder.embed_one(paragraph), {"claim_text": paragraph}
+        )
+        store.upsert([*_points(embedder), long_claim])
+        store.close()
+
+    def lexical_score_of_platypus() -> float | None:
+        store = EdgeClaimStore(path, name="claims", dim=MINILM_INT8.dim)
+        found = store.hybrid_search(embedder.embed_one("Platypus"), "Platypus", Fusion(candidates=10))
+        store.close()
+        return next(p.lexical_score for p in found if p.id == long_claim.id)
+
+    assert lexical_score_of_platypus()  # its last word was indexed too
+    assert reindex_edge_shard(path, name="claims", dim=MINILM_INT8.dim) == (len(CLAIMS) + 1, None)
+    copied, backup = reindex_edge_shard(path, name="claims", dim=MINILM_INT8.dim, recompute=True)
+    assert copied == len(CLAIMS) + 1 and backup is not None and backup.name.startswith("claims.hybrid-")
+    assert not lexical_score_of_platypus()  # word 181, past MAX_INDEXED_WORDS: found by meaning only
+    store = EdgeClaimStore(path, name="claims", dim=MINILM_INT8.dim)
+    query = "mayor wombat Queensland"
+    [top] = store.hybrid_search(embedder.embed_one(query), query, Fusion(candidates=1))
+    assert top.payload["claim_text"].startswith("A wombat was elected mayor") and top.lexical_score
+    assert store.count() == len(CLAIMS) + 1
+    store.close()

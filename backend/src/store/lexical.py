@@ -25,14 +25,14 @@ if TYPE_CHECKING:
 SPARSE_VECTOR = "bm25"
 #: BM25's expected document length in tokens. Claims (with a title) are ~20 tokens after stop words, not
 #: the 256 of a web page that Qdrant defaults to; it sets how much a long claim's term weights are damped.
-#: Stored weights depend on it: changing it needs ``python -m factmem reindex``.
+#: Stored weights depend on it: changing it needs ``python -m factmem reindex --recompute``.
 AVERAGE_CLAIM_TOKENS = 20.0
 #: Payload fields a claim is indexed by.
 LEXICAL_FIELDS = ("claim_text", "title")
 #: A stored text is indexed by its first this many words. Every posting stays in RAM while the memory
 #: grows, so a pasted paragraph would cost the index many times what a claim does; a claim with its title
 #: fits whole (the README's "bounded index per claim" gives the numbers). Vectors stored before a change
-#: keep their terms.
+#: keep their terms until ``python -m factmem reindex --recompute``.
 MAX_INDEXED_WORDS = 128
 
 

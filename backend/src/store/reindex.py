@@ -1,10 +1,12 @@
-"""Give a claim memory made before hybrid retrieval its BM25 sparse vectors (``python -m factmem reindex``).
+"""Give a claim memory made before hybrid retrieval its BM25 sparse vectors (``python -m factmem reindex``),
+or make every stored sparse vector again after the way they are made changed (``reindex --recompute``).
 
 A Qdrant Edge shard cannot gain a vector after it is created (the engine refuses a changed config), so the
 shard is copied: every point, with its stored vector and payload unchanged, goes into a new shard that has
 the sparse vector (computed from the payload by ``factmem.store.lexical``), which then takes the old one's
-place. The old shard is kept beside it as ``<name>.dense-<time>`` until the operator deletes it. Until this
-runs, such a memory is searched by meaning only: nothing breaks.
+place. The old shard is kept beside it as ``<name>.dense-<time>`` (``<name>.hybrid-<time>`` when it had
+sparse vectors) until the operator deletes it. Until this runs, a dense-only memory is searched by meaning
+only, and a hybrid one by the sparse vectors it was stored with: nothing breaks.
 
 Stop the server first: a shard belongs to one process.
 """
@@ -43,14 +45,21 @@ def _edge_points(store: EdgeClaimStore) -> Iterator[list[PointWrite]]:
 
 
 def reindex_edge_shard(
-    path: Path, *, name: str, dim: int, progress: Callable[[int], None] | None = None
+    path: Path,
+    *,
+    name: str,
+    dim: int,
+    progress: Callable[[int], None] | None = None,
+    recompute: bool = False,
 ) -> tuple[int, Path | None]:
     """Copy a dense-only shard into a hybrid one in its place; (points copied, where the old one went).
 
-    A shard that already has sparse vectors is left alone: (its point count, None).
+    A shard that already has sparse vectors is left alone, (its point count, None), unless ``recompute``:
+    then it is copied too, each sparse vector made again by ``factmem.store.lexical`` as it is today.
     """
     old = EdgeClaimStore(path, name=name, dim=dim, flush_interval_s=None)
-    if old.hybrid:
+    was_hybrid = old.hybrid
+    if was_hybrid and not recompute:
         count = old.count()
         old.close()
         return count, None
@@ -71,7 +80,8 @@ def reindex_edge_shard(
     finally:
         new.close()
         old.close()
-    backup = path.with_name(f"{path.name}.dense-{time.strftime('%Y%m%d-%H%M%S')}")
+    kind = "hybrid" if was_hybrid else "dense"
+    backup = path.with_name(f"{path.name}.{kind}-{time.strftime('%Y%m%d-%H%M%S')}")
     path.rename(backup)
     staging.rename(path)
     Path(str(staging) + ".lock").unlink(missing_ok=True)
