@@ -23,6 +23,7 @@ import qdrant_edge as qe
 from factmem.errors import StoreError
 from factmem.store.base import PointWrite
 from factmem.store.edge import EdgeClaimStore, dense_vector
+from factmem.store.write_backlog import backlog_path
 
 logger = logging.getLogger(__name__)
 
@@ -85,5 +86,6 @@ def reindex_edge_shard(
     path.rename(backup)
     staging.rename(path)
     Path(str(staging) + ".lock").unlink(missing_ok=True)
+    backlog_path(path).unlink(missing_ok=True)  # the old shard's; the new one was just indexed
     logger.info("reindexed %s: %d points with sparse vectors; the old shard is at %s", path, copied, backup)
     return copied, backup
